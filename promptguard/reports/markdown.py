@@ -312,6 +312,18 @@ def _totals_section(document: Mapping[str, Any]) -> _Section:
     return _Section(header=["**Totals**", "", *header, *body, ""], rows=[])
 
 
+def _folded_section(
+    summary: str, table_header: list[str], rows: list[str], *, drop_priority: int
+) -> _Section:
+    """Wrap a table in `<details>`, folded by default; `summary` must not need escaping."""
+    return _Section(
+        header=["<details>", f"<summary>{summary}</summary>", "", *table_header],
+        rows=rows,
+        footer=["", "</details>", ""],
+        drop_priority=drop_priority,
+    )
+
+
 def _unchanged_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
     ordered = sorted(prompts, key=lambda prompt: str(prompt["path"]))
     rows = []
@@ -329,13 +341,7 @@ def _unchanged_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
     header, body = _table(
         ["Prompt", "Model", "Input tokens", "Cost / request", "Monthly cost"], rows
     )
-    summary = f"<summary>Unchanged prompts ({len(prompts)})</summary>"
-    return _Section(
-        header=["<details>", summary, "", *header],
-        rows=body,
-        footer=["", "</details>", ""],
-        drop_priority=1,
-    )
+    return _folded_section(f"Unchanged prompts ({len(prompts)})", header, body, drop_priority=1)
 
 
 def describe_hunk(hunk: Mapping[str, Any]) -> str:
@@ -361,13 +367,7 @@ def _hunks_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
         ["Prompt", "Token delta"],
         ([_cell(str(prompt["path"])), describe_hunk(hunk)] for prompt, hunk in entries),
     )
-    summary = f"<summary>Token deltas by hunk ({len(entries)})</summary>"
-    return _Section(
-        header=["<details>", summary, "", *header],
-        rows=body,
-        footer=["", "</details>", ""],
-        drop_priority=0,
-    )
+    return _folded_section(f"Token deltas by hunk ({len(entries)})", header, body, drop_priority=0)
 
 
 def _warnings_section(warnings: Sequence[str]) -> _Section:
