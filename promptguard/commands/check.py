@@ -1,0 +1,93 @@
+"""`promptguard check`: the click layer over `promptguard.check.run_check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from promptguard.errors import ExitCode
+
+FORMATS = ("text", "markdown", "json")
+
+
+@click.command()
+@click.option("--base", metavar="REF", help="Base revision. Default: merge base of HEAD with the default branch.")
+@click.option("--head", metavar="REF", help="Head revision. Default: HEAD.")
+@click.option("--staged", is_flag=True, help="Compare the staged index with HEAD (pre-commit).")
+@click.option("--worktree", is_flag=True, help="Compare the working tree with HEAD.")
+@click.option("--config", "config_path", metavar="FILE", help="Configuration file, relative to the repository root.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option(
+    "--prompts", "prompt_globs", metavar="GLOB", multiple=True, help="Prompt glob replacing `include` (repeatable)."
+)
+@click.option("--strict", is_flag=True, default=None, help="Treat warnings (unmatched globs, bad fixture lines) as errors.")
+@click.option(
+    "--repo",
+    "repo_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Repository directory. Default: the current directory.",
+)
+def check(
+    base: str | None,
+    head: str | None,
+    staged: bool,
+    worktree: bool,
+    config_path: str | None,
+    output_format: str,
+    output: str | None,
+    prompt_globs: tuple[str, ...],
+    strict: bool | None,
+    repo_path: Path,
+) -> int:
+    """Compare prompt tokens and cost between two revisions and evaluate budgets.
+
+    Exit codes: 0 pass or warn, 1 a budget failed, 2 usage or input error, 3 crash.
+    """
+    from promptguard.check import CheckOptions, run_check
+    from promptguard.config import load_config
+    from promptguard.output import write_report
+    from promptguard.revisions import Repository
+
+    if sum([bool(head), staged, worktree]) > 1:
+        raise click.UsageError("use only one of --head, --staged and --worktree")
+    mode = "index" if staged else "worktree" if worktree else "commit"
+
+    repository = Repository(repo_path)
+    try:
+        overrides = {"strict": strict, "include": list(prompt_globs) or None}
+        config = load_config(repository.root, config_path, overrides)
+        if prompt_globs:
+            config = _without_prompt_entries(config)
+        result = run_check(repository.root, config, CheckOptions(base=base, head=head, mode=mode), repository)
+    finally:
+        repository.close()
+
+    write_report(render(result, output_format), output)
+    return ExitCode.BUDGET_EXCEEDED if result.status == "fail" else ExitCode.PASS
+
+
+def render(result: object, output_format: str) -> str:
+    """Render a CheckResult in one of FORMATS."""
+    from promptguard.check import CheckResult
+    from promptguard.report import build_document, render_json
+
+    assert isinstance(result, CheckResult)
+    document = build_document(result)
+    if output_format == "json":
+        return render_json(document)
+    if output_format == "markdown":
+        from promptguard.reports.markdown import render_markdown
+
+        return render_markdown(document)
+    from promptguard.reports.text import render_text
+
+    return render_text(document)
+
+
+def _without_prompt_entries(config: object) -> object:
+    import dataclasses
+
+    return dataclasses.replace(config, prompts=())  # type: ignore[type-var]

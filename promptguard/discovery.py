@@ -1,0 +1,63 @@
+"""Prompt discovery: which files at a revision are prompts, and with which settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from promptguard.config import Config, PromptSpec
+from promptguard.errors import ConfigError
+from promptguard.paths import glob_match, is_glob, normalize_repo_path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The prompts found at one revision, and the configured patterns that matched nothing."""
+
+    prompts: dict[str, PromptSpec]
+    unmatched_patterns: tuple[str, ...]
+
+
+def discover(paths: Iterable[str], config: Config) -> Discovery:
+    """Match repository paths against `[[prompts]]` entries, or the `include` globs when there are none.
+
+    The first entry whose pattern matches a path gives that prompt its settings.
+    """
+    paths = sorted(paths)
+    prompts: dict[str, PromptSpec] = {}
+    unmatched: list[str] = []
+    excluded = [normalize_repo_path(pattern, what="exclude glob") for pattern in config.exclude]
+
+    if config.prompts:
+        specs = [(normalize_repo_path(spec.pattern, what="prompt path"), spec) for spec in config.prompts]
+    else:
+        specs = [(normalize_repo_path(p, what="include glob"), config.default_prompt(p)) for p in config.include]
+
+    for pattern, spec in specs:
+        matched = False
+        for path in paths:
+            if path in prompts or any(glob_match(ex, path) for ex in excluded):
+                continue
+            if (path == pattern) if not is_glob(pattern) else glob_match(pattern, path):
+                prompts[path] = spec
+                matched = True
+        if not matched:
+            unmatched.append(spec.pattern)
+    return Discovery(prompts, tuple(unmatched))
+
+
+def report_unmatched(base: Discovery, head: Discovery, config: Config, explicit: bool) -> list[str]:
+    """Return warnings for configured patterns that match nothing at either revision (errors when strict)."""
+    missing = sorted(set(base.unmatched_patterns) & set(head.unmatched_patterns))
+    if not explicit:
+        return []
+    warnings = []
+    for pattern in missing:
+        message = f"prompt path {pattern!r} matches no file at either revision"
+        if config.strict:
+            raise ConfigError(message, location=config.source, fix="fix the path or glob, or remove the entry")
+        warnings.append(f"{message}; check the path or glob in {config.source or 'the configuration'}")
+    return warnings

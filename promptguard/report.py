@@ -1,0 +1,122 @@
+"""The report document: a `CheckResult` as the versioned JSON structure every format renders from.
+
+The Markdown and text reports, and `promptguard comment`, all render this
+document, so a report saved as JSON renders the same as a live check.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from promptguard import __version__
+from promptguard.budgets import BudgetResult
+from promptguard.check import CheckResult, PromptResult, PromptSide
+from promptguard.revisions import Revision
+
+REPORT_VERSION = 1
+
+
+def money(value: Decimal) -> str:
+    """Format US dollars as a plain decimal string (no exponent)."""
+    return f"{value.normalize():f}" if value != 0 else "0"
+
+
+def _revision(revision: Revision) -> dict[str, Any]:
+    return {"ref": revision.label, "commit": revision.commit}
+
+
+def _side(side: PromptSide | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    document: dict[str, Any] = {
+        "input_tokens": side.input_tokens,
+        "output_tokens": side.output_tokens,
+        "cost_per_request": money(side.cost_per_request),
+        "monthly_cost": money(side.monthly_cost),
+        "requests_per_month": side.requests_per_month,
+        "messages": side.messages,
+    }
+    return document
+
+
+def _prompt(result: PromptResult) -> dict[str, Any]:
+    return {
+        "path": result.path,
+        "previous_path": result.previous_path,
+        "change": result.change,
+        "model": result.model,
+        "encoding": result.encoding,
+        "token_count_method": result.token_count_method,
+        "base": _side(result.base),
+        "head": _side(result.head),
+        "hunks": [
+            {
+                "base_start": hunk.base_start,
+                "base_end": hunk.base_end,
+                "head_start": hunk.head_start,
+                "head_end": hunk.head_end,
+                "token_delta": hunk.token_delta,
+            }
+            for hunk in result.hunks
+        ],
+    }
+
+
+def _budget(result: BudgetResult) -> dict[str, Any]:
+    return {
+        "budget": result.budget,
+        "prompt": result.prompt,
+        "scenario": result.scenario,
+        "level": result.level,
+        "limit": f"{result.limit.normalize():f}",
+        "actual": f"{result.actual.normalize():f}",
+        "message": result.message,
+    }
+
+
+def build_document(result: CheckResult) -> dict[str, Any]:
+    """Return the JSON-ready report document (version 1) of a check."""
+    return {
+        "version": REPORT_VERSION,
+        "tool": {"name": "promptguard", "version": __version__},
+        "status": result.status,
+        "base": _revision(result.base),
+        "head": _revision(result.head),
+        "pricing": {
+            "source": result.pricing.source,
+            "version": result.pricing.version,
+            "price_date": result.pricing.price_date.isoformat(),
+        },
+        "prompts": [_prompt(prompt) for prompt in result.prompts],
+        "totals": {
+            "base": {
+                "input_tokens": result.totals.base_input_tokens,
+                "monthly_cost": money(result.totals.base_monthly_cost),
+            },
+            "head": {
+                "input_tokens": result.totals.head_input_tokens,
+                "monthly_cost": money(result.totals.head_monthly_cost),
+            },
+            "monthly_cost_delta": money(result.totals.monthly_cost_delta),
+        },
+        "budgets": [_budget(budget) for budget in result.budgets],
+        "violations": [_budget(budget) for budget in result.violations],
+        "warnings": list(result.warnings),
+    }
+
+
+@functools.cache
+def report_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the report document, shipped in the package."""
+    text = resources.files("promptguard.schemas").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def render_json(document: dict[str, Any]) -> str:
+    """Serialize the document with stable key order and a trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,138 @@
+"""Terminal report: changed prompts first, then budget results, then totals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+MAX_HUNKS_SHOWN = 3
+ARROW = "->"
+
+
+def _money(text: str | None) -> str:
+    if text is None:
+        return "-"
+    value = Decimal(text)
+    if abs(value) >= 100:
+        return f"${value.quantize(Decimal('0.01')):,}"
+    return f"${value.quantize(Decimal('0.000001')).normalize():f}"
+
+
+def _signed_money(value: Decimal) -> str:
+    sign = "+" if value > 0 else ("-" if value < 0 else "")
+    return sign + _money(str(abs(value)))
+
+
+def _delta_pct(base: int | None, head: int | None) -> str:
+    if base is None or head is None:
+        return "new" if base is None and head is not None else ("gone" if head is None else "-")
+    if base == 0:
+        return "-"
+    pct = (Decimal(head) - Decimal(base)) * 100 / Decimal(base)
+    return f"{pct.quantize(Decimal('0.1')):+}%"
+
+
+def _tokens(side: Mapping[str, Any] | None) -> str:
+    return f"{side['input_tokens']:,}" if side else "-"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)]
+        cells[1] = row[1].ljust(widths[1])
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return lines
+
+
+def prompt_row(prompt: Mapping[str, Any]) -> list[str]:
+    """Return the table cells of one prompt."""
+    base, head = prompt["base"], prompt["head"]
+    path = prompt["path"]
+    if prompt["previous_path"]:
+        path = f"{prompt['previous_path']} {ARROW} {path}"
+    estimated = "~" if prompt["token_count_method"] == "estimated" else ""
+    monthly_delta = Decimal(head["monthly_cost"] if head else "0") - Decimal(base["monthly_cost"] if base else "0")
+    return [
+        path,
+        prompt["change"],
+        f"{estimated}{_tokens(base)} {ARROW} {estimated}{_tokens(head)}",
+        _delta_pct(base["input_tokens"] if base else None, head["input_tokens"] if head else None),
+        _money((head or base)["cost_per_request"]),
+        _signed_money(monthly_delta),
+    ]
+
+
+def describe_hunk(hunk: Mapping[str, Any]) -> str:
+    """Summarize a hunk as '+82 tokens: lines 12-18'."""
+    if hunk["head_end"] >= hunk["head_start"]:
+        start, end, suffix = hunk["head_start"], hunk["head_end"], ""
+    else:
+        start, end, suffix = hunk["base_start"], hunk["base_end"], " (removed)"
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{hunk['token_delta']:+,} tokens: {lines}{suffix}"
+
+
+def render_text(document: Mapping[str, Any]) -> str:
+    """Render the report document for a terminal."""
+    lines: list[str] = []
+    base, head = document["base"], document["head"]
+    base_commit = f" ({base['commit'][:12]})" if base.get("commit") else ""
+    head_commit = f" ({head['commit'][:12]})" if head.get("commit") else ""
+    lines.append(f"promptguard: {base['ref']}{base_commit} {ARROW} {head['ref']}{head_commit}")
+    pricing = document["pricing"]
+    lines.append(f"prices: {pricing['source']} {pricing['version']}, as of {pricing['price_date']}")
+    lines.append("")
+
+    prompts = document["prompts"]
+    changed = [p for p in prompts if p["change"] != "unchanged"]
+    unchanged = len(prompts) - len(changed)
+    header = ["prompt", "change", "input tokens", "delta", "cost/request", "monthly delta"]
+    if changed:
+        lines.extend(_table([header, *(prompt_row(p) for p in changed)]))
+    else:
+        lines.append("no prompt changed")
+    if unchanged:
+        lines.append(f"({unchanged} unchanged prompt{'s' if unchanged != 1 else ''} counted in the totals)")
+    if any(p["token_count_method"] == "estimated" for p in prompts):
+        lines.append("~ estimated: no public tokenizer for this model")
+
+    hunk_lines = []
+    for prompt in changed:
+        hunks = sorted(prompt["hunks"], key=lambda h: -abs(h["token_delta"]))
+        if not hunks:
+            continue
+        hunk_lines.append(f"  {prompt['path']}")
+        hunk_lines.extend(f"    {describe_hunk(h)}" for h in hunks[:MAX_HUNKS_SHOWN])
+        if len(hunks) > MAX_HUNKS_SHOWN:
+            hunk_lines.append(f"    ... {len(hunks) - MAX_HUNKS_SHOWN} smaller hunks (see --format json)")
+    if hunk_lines:
+        lines.extend(["", "largest changes (template tokens):", *hunk_lines])
+
+    lines.append("")
+    lines.append("budgets:")
+    if document["budgets"]:
+        for result in document["budgets"]:
+            if result["level"] != "pass":
+                lines.append(f"  {result['level'].upper():4}  {result['message']}")
+        passed = sum(1 for r in document["budgets"] if r["level"] == "pass")
+        if passed:
+            lines.append(f"  PASS  {passed} budget check{'s' if passed != 1 else ''} within limits")
+    else:
+        lines.append("  none configured")
+
+    totals = document["totals"]
+    lines.append("")
+    lines.append(
+        f"totals: input tokens {totals['base']['input_tokens']:,} {ARROW} {totals['head']['input_tokens']:,}; "
+        f"monthly cost {_money(totals['base']['monthly_cost'])} {ARROW} {_money(totals['head']['monthly_cost'])} "
+        f"({_signed_money(Decimal(totals['monthly_cost_delta']))})"
+    )
+    for warning in document["warnings"]:
+        lines.append(f"warning: {warning}")
+    lines.append(f"status: {document['status']}")
+    return "\n".join(lines) + "\n"

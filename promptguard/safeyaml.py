@@ -1,0 +1,69 @@
+"""YAML loading for untrusted files: safe tags only, with size, alias and depth limits.
+
+`yaml.safe_load` never runs code, but a small file with nested aliases (a
+"billion laughs" bomb) expands into a huge structure once walked, and deep
+nesting exhausts the stack. The loader below rejects both before any walk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from promptguard.errors import PromptFormatError
+
+MAX_YAML_BYTES = 10 * 1024 * 1024
+MAX_ALIASES = 1_000
+MAX_DEPTH = 100
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _LimitExceeded(f"more than {MAX_ALIASES} YAML aliases (a YAML bomb?)", mark.line + 1)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _LimitExceeded(f"YAML nested deeper than {MAX_DEPTH} levels", mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line
+
+
+def load_yaml(text: str, path: str) -> Any:
+    """Parse one YAML document with the safe loader and the limits above."""
+    if len(text) > MAX_YAML_BYTES:
+        raise PromptFormatError(
+            f"YAML file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB", location=path, fix="split or shrink it"
+        )
+    loader = _LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    except _LimitExceeded as error:
+        raise PromptFormatError(str(error), location=f"{path}:{error.line}", fix="remove the aliases or nesting") from error
+    except yaml.MarkedYAMLError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else None
+        location = f"{path}:{line}" if line else path
+        raise PromptFormatError(
+            f"invalid YAML: {error.problem or error.context}", location=location, fix="fix the YAML syntax"
+        ) from error
+    except yaml.YAMLError as error:
+        raise PromptFormatError(f"invalid YAML: {error}", location=path, fix="fix the YAML syntax") from error
+    finally:
+        loader.dispose()

