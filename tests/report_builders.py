@@ -173,7 +173,7 @@ def warn_report() -> dict[str, Any]:
             "added",
             None,
             side(2048, "0.00045720", "457.20", requests_per_month=1_000_000),
-            hunks=[hunk(0, -1, 1, 60, 2048)],
+            hunks=[hunk(1, 0, 1, 60, 2048)],
         ),
         prompt(
             "prompts/extract_fields.j2",

@@ -213,7 +213,7 @@ def test_format_percent_change(base: int, head: int, expected: str) -> None:
                 "head_end": 79,
                 "token_delta": -30,
             },
-            "-30 tokens: removed lines 80-90",
+            "-30 tokens: lines 80-90 (removed)",
         ),
     ],
 )

@@ -347,17 +347,18 @@ def _unchanged_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
 def describe_hunk(hunk: Mapping[str, Any]) -> str:
     """Describe a hunk's token delta and lines, for example "+82 tokens: lines 12-18".
 
-    Line numbers are the head file's, or the base file's for a hunk that only
-    deletes lines (its head range is empty).
+    Line numbers are 1-based and inclusive. They are the head file's, or the
+    base file's for a hunk that only deletes lines (head_end < head_start).
+    The wording matches `promptguard.hunks.Hunk.describe`.
     """
     tokens = format_tokens(int(hunk["token_delta"]), signed=True)
     start, end = int(hunk["head_start"]), int(hunk["head_end"])
-    side = ""
+    suffix = ""
     if end < start:
         start, end = int(hunk["base_start"]), int(hunk["base_end"])
-        side = "removed "
-    lines = f"line {start}" if start >= end else f"lines {start}-{end}"
-    return f"{tokens} tokens: {side}{lines}"
+        suffix = " (removed)"
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{tokens} tokens: {lines}{suffix}"
 
 
 def _hunks_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
