@@ -3,8 +3,9 @@
 Precedence, lowest to highest, all applied in `load_config`:
 1. built-in defaults (`DEFAULTS`);
 2. the configuration file: `--config FILE` if given (an error if it cannot be
-   read), else `promptguard.toml` at the repository root, else the
-   `[tool.promptguard]` table of the root `pyproject.toml`;
+   read), else the nearest `promptguard.toml`, or `pyproject.toml` with a
+   `[tool.promptguard]` table, from the current directory up to the
+   repository root;
 3. command-line options, passed in as `overrides`.
 """
 
@@ -17,14 +18,13 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from promptguard.errors import ConfigError
-from promptguard.paths import resolve_inside
 
 DEFAULT_INCLUDE: tuple[str, ...] = (
     "**/*.prompt",
@@ -146,6 +146,9 @@ class Config:
     fallback_model: str | None = None
     fallback_failure_rate: Decimal | None = None
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    # Directory of the config file relative to the repository root ("" at the
+    # root): prompt, fixture and schema paths in the file are relative to it.
+    base_dir: str = ""
 
     def default_prompt(self, pattern: str) -> PromptSpec:
         """Return the settings used for a prompt found by the `include` globs."""
@@ -171,49 +174,75 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
-def find_config_file(root: Path, explicit: str | None) -> tuple[Path, str | None] | None:
+def find_config_file(
+    root: Path, explicit: str | None, start: Path | None = None
+) -> tuple[Path, str | None] | None:
     """Locate the configuration file and the TOML table holding it (None for the whole file)."""
+    root = root.resolve()
     if explicit is not None:
-        path = resolve_inside(root, explicit, what="config file", allow_outside=False)
-        if not path.is_file():
+        path = (Path.cwd() / explicit).resolve()
+        if not path.is_relative_to(root):
             raise ConfigError(
-                f"config file {explicit!r} not found", fix="check the --config path, relative to the repository root"
+                f"config file {explicit!r} is outside the repository {root}",
+                fix="keep the configuration inside the repository it checks",
             )
+        if not path.is_file():
+            raise ConfigError(f"config file {explicit!r} not found", fix="check the --config path")
         table = "tool.promptguard" if path.name == "pyproject.toml" else None
         return path, table
-    toml_path = root / "promptguard.toml"
-    if toml_path.is_file():
-        return toml_path, None
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return None  # Not our file to judge; it only matters if it configures us.
-        if isinstance(data.get("tool"), dict) and "promptguard" in data["tool"]:
+
+    directory = (start or Path.cwd()).resolve()
+    if not directory.is_relative_to(root):
+        directory = root
+    while True:
+        toml_path = directory / "promptguard.toml"
+        if toml_path.is_file():
+            return toml_path, None
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _configures_promptguard(pyproject):
             return pyproject, "tool.promptguard"
-    return None
+        if directory == root:
+            return None
+        directory = directory.parent
 
 
-def load_config(root: Path, explicit: str | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+def _configures_promptguard(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False  # Not our file to judge; it only matters if it configures us.
+    return isinstance(data.get("tool"), dict) and "promptguard" in data["tool"]
+
+
+def load_config(
+    root: Path,
+    explicit: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    start: Path | None = None,
+) -> Config:
     """Load, validate and merge the configuration for the repository at `root`."""
     raw: dict[str, Any] = {}
     source: str | None = None
+    base_dir = ""
     text = ""
-    found = find_config_file(root, explicit)
+    found = find_config_file(root, explicit, start)
     if found is not None:
         path, table = found
-        source = path.relative_to(root).as_posix()
+        source = path.relative_to(root.resolve()).as_posix()
+        base_dir = path.parent.relative_to(root.resolve()).as_posix()
+        base_dir = "" if base_dir == "." else base_dir
         text = _read_text(path, source)
         raw = _parse_toml(text, source)
         if table is not None:
             raw = raw.get("tool", {}).get("promptguard", {})
             if not isinstance(raw, dict):
                 raise ConfigError("[tool.promptguard] must be a table", location=source)
+    raw = {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in raw.items()}
     validate_config(raw, source or "configuration", text)
 
     merged = {**DEFAULTS, **raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    return _build_config(merged, source)
+    config = _build_config(merged, source)
+    return replace(config, base_dir=base_dir)
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -397,7 +426,7 @@ def _build_config(merged: Mapping[str, Any], source: str | None) -> Config:
         scenarios=scenarios,
     )
     prompts = tuple(_prompt_spec(entry, config) for entry in merged.get("prompts", []))
-    return Config(**{**config.__dict__, "prompts": prompts})
+    return replace(config, prompts=prompts)
 
 
 def _prompt_spec(entry: Mapping[str, Any], config: Config) -> PromptSpec:

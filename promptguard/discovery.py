@@ -29,12 +29,12 @@ def discover(paths: Iterable[str], config: Config) -> Discovery:
     paths = sorted(paths)
     prompts: dict[str, PromptSpec] = {}
     unmatched: list[str] = []
-    excluded = [normalize_repo_path(pattern, what="exclude glob") for pattern in config.exclude]
+    excluded = [config_relative(config, pattern, "exclude glob") for pattern in config.exclude]
 
     if config.prompts:
-        specs = [(normalize_repo_path(spec.pattern, what="prompt path"), spec) for spec in config.prompts]
+        specs = [(config_relative(config, spec.pattern, "prompt path"), spec) for spec in config.prompts]
     else:
-        specs = [(normalize_repo_path(p, what="include glob"), config.default_prompt(p)) for p in config.include]
+        specs = [(config_relative(config, p, "include glob"), config.default_prompt(p)) for p in config.include]
 
     for pattern, spec in specs:
         matched = False
@@ -47,6 +47,12 @@ def discover(paths: Iterable[str], config: Config) -> Discovery:
         if not matched:
             unmatched.append(spec.pattern)
     return Discovery(prompts, tuple(unmatched))
+
+
+def config_relative(config: Config, pattern: str, what: str) -> str:
+    """Return a repository-relative path or glob for one written relative to the config file."""
+    joined = f"{config.base_dir}/{pattern}" if config.base_dir else pattern
+    return normalize_repo_path(joined, what=what)
 
 
 def report_unmatched(base: Discovery, head: Discovery, config: Config, explicit: bool) -> list[str]:
