@@ -182,7 +182,7 @@ class OutputValidator:
             return None
         return FailureReason.of(
             FailureCategory.TOO_LONG,
-            f"output has {len(output)} characters, more than max_output_chars {limit}",
+            f"output is longer than max_output_chars {limit}",
         )
 
     def _content_failure(self, output: str) -> FailureReason | None:
@@ -191,10 +191,9 @@ class OutputValidator:
             try:
                 document = json.loads(output)
             except json.JSONDecodeError as error:
+                # The position is left out so that equal failures count as one description.
                 return FailureReason.of(
-                    FailureCategory.JSON,
-                    f"output is not valid JSON ({error.msg} at line {error.lineno} "
-                    f"column {error.colno})",
+                    FailureCategory.JSON, f"output is not valid JSON ({error.msg})"
                 )
             schema_failure = self._schema_failure(document)
             if schema_failure is not None:

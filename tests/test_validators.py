@@ -93,7 +93,7 @@ def test_json_format_rejects_prose() -> None:
     reason = validator(output_format="json").validate(attempt("Category: hardware"))
     assert reason is not None
     assert reason.category is FailureCategory.JSON
-    assert reason.description.startswith("json: output is not valid JSON (Expecting value")
+    assert reason.description == "json: output is not valid JSON (Expecting value)"
     assert "hardware" not in reason.description
 
 
@@ -205,7 +205,7 @@ def test_max_output_chars() -> None:
     reason = checker.validate(attempt("0123456789X"))
     assert reason is not None
     assert reason.category is FailureCategory.TOO_LONG
-    assert reason.description == "too_long: output has 11 characters, more than max_output_chars 10"
+    assert reason.description == "too_long: output is longer than max_output_chars 10"
 
 
 def test_invalid_rules_rejected() -> None:
