@@ -241,6 +241,8 @@ def load_config(
     validate_config(raw, source or "configuration", text)
 
     merged = {**DEFAULTS, **raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    if overrides and overrides.get("price_date") is not None:
+        validate_config({"price_date": overrides["price_date"]}, "--price-date", "")
     config = _build_config(merged, source)
     return replace(config, base_dir=base_dir)
 
@@ -270,9 +272,9 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"(^|[\s{{,.\[])\"?{re.escape(key)}\"?\s*(=|\])", re.MULTILINE)
+    pattern = re.compile(rf"(?:^|[ \t{{,.\[])(?P<key>\"?{re.escape(key)}\"?)\s*(?:=|\])", re.MULTILINE)
     match = pattern.search(text)
-    return text.count("\n", 0, match.start()) + 1 if match else None
+    return text.count("\n", 0, match.start("key")) + 1 if match else None
 
 
 def _allowed_keys(schema: Mapping[str, Any], path: list[str | int]) -> list[str]:

@@ -22,6 +22,7 @@ FORMATS = ("text", "markdown", "json")
 @click.option(
     "--prompts", "prompt_globs", metavar="GLOB", multiple=True, help="Prompt glob replacing `include` (repeatable)."
 )
+@click.option("--price-date", metavar="YYYY-MM-DD", help="Apply the list prices valid on this date. Default: today.")
 @click.option("--strict", is_flag=True, default=None, help="Treat warnings (unmatched globs, bad fixture lines) as errors.")
 @click.option(
     "--repo",
@@ -39,6 +40,7 @@ def check(
     output_format: str,
     output: str | None,
     prompt_globs: tuple[str, ...],
+    price_date: str | None,
     strict: bool | None,
     repo_path: Path,
 ) -> int:
@@ -57,7 +59,7 @@ def check(
 
     repository = Repository(repo_path)
     try:
-        overrides = {"strict": strict, "include": list(prompt_globs) or None}
+        overrides = {"strict": strict, "include": list(prompt_globs) or None, "price_date": price_date}
         config = load_config(repository.root, config_path, overrides)
         if prompt_globs:
             config = _without_prompt_entries(config)

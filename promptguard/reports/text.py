@@ -11,12 +11,15 @@ ARROW = "->"
 
 
 def _money(text: str | None) -> str:
+    """Format dollars: cents from $1 up, else up to six decimal places (at least two)."""
     if text is None:
         return "-"
     value = Decimal(text)
-    if abs(value) >= 100:
+    if abs(value) >= 1 or value == 0:
         return f"${value.quantize(Decimal('0.01')):,}"
-    return f"${value.quantize(Decimal('0.000001')).normalize():f}"
+    digits = f"{value.quantize(Decimal('0.000001')).normalize():f}"
+    whole, _, fraction = digits.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
 
 
 def _signed_money(value: Decimal) -> str:
@@ -89,7 +92,10 @@ def render_text(document: Mapping[str, Any]) -> str:
     lines.append("")
 
     prompts = document["prompts"]
-    changed = [p for p in prompts if p["change"] != "unchanged"]
+    changed = sorted(
+        (p for p in prompts if p["change"] != "unchanged"),
+        key=lambda p: -abs((p["head"] or {}).get("input_tokens", 0) - (p["base"] or {}).get("input_tokens", 0)),
+    )
     unchanged = len(prompts) - len(changed)
     header = ["prompt", "change", "input tokens", "delta", "cost/request", "monthly delta"]
     if changed:
