@@ -13,18 +13,13 @@ from promptguard.annotate import (
     report_outputs,
     write_outputs,
 )
+from promptguard.commands.report_option import report_option
 from promptguard.errors import ExitCode
 from promptguard.reports.load import load_report
 
 
 @click.command("annotate")
-@click.option(
-    "--report",
-    "report_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON report written by `promptguard check --format json --output FILE`.",
-)
+@report_option
 @click.option(
     "--full-report-url",
     help="Where readers find the full report when the job summary is cut to GitHub's size limit.",

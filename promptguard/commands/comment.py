@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from promptguard.commands.report_option import report_option
 from promptguard.comment import (
     CommentBehavior,
     build_comment_body,
@@ -37,13 +38,7 @@ def comment() -> None:
 
 
 @comment.command("github")
-@click.option(
-    "--report",
-    "report_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON report written by `promptguard check --format json --output FILE`.",
-)
+@report_option
 @click.option("--repo", help="Repository as OWNER/NAME. Default: $GITHUB_REPOSITORY.")
 @click.option(
     "--pr",
