@@ -48,6 +48,8 @@ class BudgetResult:
 def format_figure(budget: str, value: Decimal) -> str:
     """Format a figure with the budget's unit: money to 6 significant places, percentages to 0.1."""
     prefix, suffix = UNITS.get(budget, ("", ""))
+    if budget == "max_failure_rate":
+        return f"{(value * 100).quantize(Decimal('0.1'))}% of attempts"
     if prefix == "$":
         return f"${_money(value)}"
     if suffix == " %":

@@ -6,6 +6,7 @@ output formats.
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from promptguard.hunks import Hunk, diff_hunks
 from promptguard.paths import normalize_repo_path
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
+from promptguard.success_cost import SuccessCost, replay_prompt
 from promptguard.tokenizers import Tokenizer, tokenizer_for
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class PromptSide:
     requests_per_month: int
     messages: int
     source_text: str = field(repr=False, compare=False, default="")
+    # Replay of recorded responses; when present, cost_per_request and
+    # monthly_cost come from it (retries and fallback included).
+    success: SuccessCost | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class _Counter:
         self.prices = prices
         self._rendered: dict[tuple[str, str, int], RenderedPrompt] = {}
         self._tokenizers: dict[str, Tokenizer] = {}
+        self._variable_counts: dict[tuple[str, str, int, str], int] = {}
 
     def tokenizer(self, model: str) -> Tokenizer:
         if model not in self._tokenizers:
@@ -176,20 +182,68 @@ class _Counter:
 
         return read
 
-    def side(self, rendered: RenderedPrompt, spec: PromptSpec) -> PromptSide:
+    def side(
+        self, revision: Revision, files: Mapping[str, FileEntry], path: str, spec: PromptSpec
+    ) -> PromptSide:
+        rendered = self.render(revision, files, path, spec)
         tokenizer = self.tokenizer(spec.model)
         input_tokens = tokenizer.count_messages(rendered.messages)
         output_tokens = spec.expected_output_tokens
         cost = self.prices.request_cost(spec.model, input_tokens, output_tokens)
+        monthly = cost * spec.requests_per_month
+
+        replayed = replay_prompt(
+            self.repository,
+            revision,
+            files,
+            spec,
+            self.config,
+            tokenizer,
+            self.prices,
+            lambda variables: self._count_with_variables(revision, files, path, spec, variables),
+            self.config.strict,
+        )
+        success = None
+        if replayed is not None:
+            success = replayed[0]
+            if success.output_tokens_mean is not None:
+                output_tokens = int(success.output_tokens_mean.to_integral_value())
+            cost = success.cost_per_attempt
+            monthly = success.monthly_cost
         return PromptSide(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost_per_request=cost,
-            monthly_cost=cost * spec.requests_per_month,
+            monthly_cost=monthly,
             requests_per_month=spec.requests_per_month,
             messages=len(rendered.messages),
             source_text=rendered.source_text,
+            success=success,
         )
+
+    def _count_with_variables(
+        self,
+        revision: Revision,
+        files: Mapping[str, FileEntry],
+        path: str,
+        spec: PromptSpec,
+        variables: Mapping[str, object],
+    ) -> int:
+        """Count the input tokens of the template rendered with one fixture's variables."""
+        key = (revision.label, path, id(spec), json.dumps(variables, sort_keys=True, default=str))
+        if key not in self._variable_counts:
+            data = self.repository.read(revision, files[path])
+            rendered = render_prompt(
+                data,
+                path,
+                format=spec.format,
+                key=spec.key,
+                role=spec.role,
+                variables={**spec.variables, **variables},
+                include_reader=self._include_reader(revision, files, path),
+            )
+            self._variable_counts[key] = self.tokenizer(spec.model).count_messages(rendered.messages)
+        return self._variable_counts[key]
 
 
 def run_check(root: Path, config: Config, options: CheckOptions, repository: Repository | None = None) -> CheckResult:
@@ -237,18 +291,14 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
         else:
             kind = "unchanged"
 
-        head_rendered = counter.render(head, head_files, path, spec)
-        head_side = counter.side(head_rendered, spec)
+        head_side = counter.side(head, head_files, path, spec)
         base_side = None
         hunks: tuple[Hunk, ...] = ()
         if base_path is not None:
-            base_rendered = counter.render(base, base_files, base_path, spec)
-            base_side = counter.side(base_rendered, spec)
-            if base_rendered.source_text != head_rendered.source_text:
+            base_side = counter.side(base, base_files, base_path, spec)
+            if base_side.source_text != head_side.source_text:
                 hunks = tuple(
-                    diff_hunks(
-                        base_rendered.source_text, head_rendered.source_text, counter.tokenizer(spec.model).count_texts
-                    )
+                    diff_hunks(base_side.source_text, head_side.source_text, counter.tokenizer(spec.model).count_texts)
                 )
         tokenizer = counter.tokenizer(spec.model)
         results.append(
@@ -260,7 +310,6 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
     for path, spec in sorted(base_found.prompts.items()):
         if path in head_found.prompts or path in renamed_from or path in head_files:
             continue
-        base_rendered = counter.render(base, base_files, path, spec)
         tokenizer = counter.tokenizer(spec.model)
         results.append(
             PromptResult(
@@ -270,7 +319,7 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
                 spec.model,
                 tokenizer.encoding_name,
                 tokenizer.method,
-                counter.side(base_rendered, spec),
+                counter.side(base, base_files, path, spec),
                 None,
             )
         )
@@ -299,7 +348,7 @@ def evaluate_budgets(
         spec = specs.get(result.path)
         limits: dict[str, Limit] = {**global_per_prompt, **(spec.budgets if spec else {})}
         for name, limit in sorted(limits.items()):
-            actual = prompt_figure(name, result)
+            actual = prompt_figure(name, limit, result)
             if actual is not None:
                 outcomes.append(budget_rules.evaluate(name, limit, actual, result.path))
 
@@ -312,7 +361,7 @@ def evaluate_budgets(
     return outcomes
 
 
-def prompt_figure(budget: str, result: PromptResult) -> Decimal | None:
+def prompt_figure(budget: str, limit: Limit, result: PromptResult) -> Decimal | None:
     """Return the figure a budget limits for one prompt, or None when it does not apply."""
     head = result.head
     base = result.base
@@ -327,6 +376,25 @@ def prompt_figure(budget: str, result: PromptResult) -> Decimal | None:
         return head.monthly_cost
     if budget == "max_monthly_cost_increase":
         return result.monthly_cost_delta
+    return _success_figure(budget, limit, result)
+
+
+def _success_figure(budget: str, limit: Limit, result: PromptResult) -> Decimal | None:
+    """Return a figure from the fixture replay, or None when the prompt has no fixtures."""
+    head = result.head.success if result.head else None
+    if head is None:
+        return None
+    if budget == "max_failure_rate":
+        return head.failure_rate_high if limit.use_upper_bound else head.failure_rate
+    if budget == "max_cost_per_success":
+        return head.cost_per_success
+    if budget == "max_output_tokens_p95":
+        return Decimal(head.output_tokens_p95) if head.output_tokens_p95 is not None else None
+    if budget == "max_cost_per_success_increase_pct":
+        base = result.base.success if result.base else None
+        if base is None or base.cost_per_success is None or head.cost_per_success is None:
+            return None
+        return budget_rules.increase_pct(base.cost_per_success, head.cost_per_success)
     return None
 
 

@@ -40,7 +40,33 @@ def _side(side: PromptSide | None) -> dict[str, Any] | None:
         "requests_per_month": side.requests_per_month,
         "messages": side.messages,
     }
+    success = side.success
+    if success is not None:
+        document.update(
+            {
+                "failure_rate": _number(success.failure_rate),
+                "failure_rate_interval": [_number(success.failure_rate_low), _number(success.failure_rate_high)],
+                "attempts_per_success": _number(success.attempts_per_success),
+                "cost_per_success": money(success.cost_per_success) if success.cost_per_success is not None else None,
+                "spend_per_request": money(success.spend_per_request),
+                "additional_calls_per_month": _number(success.additional_calls_per_month),
+                "fixtures_read": success.fixtures_read,
+                "fixtures_skipped": success.fixtures_skipped,
+                "output_tokens_p95": success.output_tokens_p95,
+                "input_tokens_mean": _number(success.input_tokens_mean) if success.input_tokens_mean else None,
+                "output_tokens_counted": success.output_tokens_counted,
+                "failure_reasons": [
+                    {"reason": reason, "count": count} for reason, count in success.failure_reasons
+                ],
+                "skipped_records": list(success.skipped_locations),
+            }
+        )
     return document
+
+
+def _number(value: Decimal) -> str:
+    """Format a ratio or count to 6 decimal places, without trailing zeros."""
+    return f"{value.quantize(Decimal('0.000001')).normalize():f}"
 
 
 def _prompt(result: PromptResult) -> dict[str, Any]:

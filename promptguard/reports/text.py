@@ -119,6 +119,10 @@ def render_text(document: Mapping[str, Any]) -> str:
     if hunk_lines:
         lines.extend(["", "largest changes (template tokens):", *hunk_lines])
 
+    replay_lines = _replay_lines(prompts)
+    if replay_lines:
+        lines.extend(["", "recorded responses (fixtures), base -> head:", *replay_lines])
+
     lines.append("")
     lines.append("budgets:")
     if document["budgets"]:
@@ -142,3 +146,37 @@ def render_text(document: Mapping[str, Any]) -> str:
         lines.append(f"warning: {warning}")
     lines.append(f"status: {document['status']}")
     return "\n".join(lines) + "\n"
+
+
+def _percent(text: str | None) -> str:
+    return "-" if text is None else f"{Decimal(text) * 100:.1f}%"
+
+
+def _replay_lines(prompts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Summarize fixture replay: failure rate with its 95 % interval, attempts and cost per success."""
+    lines: list[str] = []
+    for prompt in prompts:
+        base, head = prompt["base"] or {}, prompt["head"] or {}
+        if "fixtures_read" not in base and "fixtures_read" not in head:
+            continue
+        lines.append(f"  {prompt['path']}")
+
+        def side(figures: Mapping[str, Any], key: str) -> str:
+            if "fixtures_read" not in figures:
+                return "-"
+            if key == "failure_rate":
+                low, high = figures["failure_rate_interval"]
+                return f"{_percent(figures['failure_rate'])} [{_percent(low)}-{_percent(high)}]"
+            if key == "cost_per_success":
+                return _money(figures["cost_per_success"])
+            return f"{Decimal(figures[key]):.2f}"
+
+        lines.append(f"    failure rate (95% interval): {side(base, 'failure_rate')} {ARROW} {side(head, 'failure_rate')}")
+        lines.append(f"    attempts per success: {side(base, 'attempts_per_success')} {ARROW} {side(head, 'attempts_per_success')}")
+        lines.append(f"    cost per success: {side(base, 'cost_per_success')} {ARROW} {side(head, 'cost_per_success')}")
+        read = head.get("fixtures_read", base.get("fixtures_read", 0))
+        skipped = head.get("fixtures_skipped", base.get("fixtures_skipped", 0))
+        lines.append(f"    fixtures: {read} read, {skipped} skipped")
+        for reason in head.get("failure_reasons", [])[:3]:
+            lines.append(f"    {reason['reason']}: {reason['count']} of {read} outputs")
+    return lines
