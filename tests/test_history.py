@@ -67,7 +67,7 @@ def move(repo: GitRepo, old: str, new: str) -> None:
 
 
 def expected_tokens(encoding: Any, text: str) -> int:
-    """Return the input tokens of a one-message prompt: text, 3 framing and 3 reply-priming tokens."""
+    """Return the input tokens of a one-message prompt: text, 3 framing, 3 reply-priming tokens."""
     return len(encoding.encode_ordinary(text)) + 6
 
 
