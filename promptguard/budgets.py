@@ -60,7 +60,7 @@ def format_figure(budget: str, value: Decimal) -> str:
 
 
 def _money(value: Decimal) -> str:
-    if abs(value) >= 100:
+    if abs(value) >= 1 or value == 0:
         return f"{value.quantize(Decimal('0.01')):,}"
     return f"{value.quantize(Decimal('0.000001')).normalize():f}"
 

@@ -265,6 +265,11 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
     base_found = discover(base_files, config)
     head_found = discover(head_files, config)
     warnings = report_unmatched(base_found, head_found, config, explicit=bool(config.prompts))
+    if base.commit is not None and base.commit == head.commit:
+        warnings.append(
+            f"base and head are the same commit ({base.commit[:12]}), so nothing can change; "
+            "on the default branch use --base HEAD~1, or --worktree for uncommitted changes"
+        )
 
     changes: dict[str, Change] = {}
     renamed_from: set[str] = set()

@@ -149,6 +149,9 @@ class Config:
     # Directory of the config file relative to the repository root ("" at the
     # root): prompt, fixture and schema paths in the file are relative to it.
     base_dir: str = ""
+    # True when `include` was set in the file or on the command line, so it
+    # applies next to `[[prompts]]` entries instead of only without them.
+    include_explicit: bool = False
 
     def default_prompt(self, pattern: str) -> PromptSpec:
         """Return the settings used for a prompt found by the `include` globs."""
@@ -244,7 +247,8 @@ def load_config(
     if overrides and overrides.get("price_date") is not None:
         validate_config({"price_date": overrides["price_date"]}, "--price-date", "")
     config = _build_config(merged, source)
-    return replace(config, base_dir=base_dir)
+    include_explicit = "include" in raw or bool(overrides and overrides.get("include"))
+    return replace(config, base_dir=base_dir, include_explicit=include_explicit)
 
 
 def _read_text(path: Path, source: str) -> str:

@@ -22,19 +22,20 @@ class Discovery:
 
 
 def discover(paths: Iterable[str], config: Config) -> Discovery:
-    """Match repository paths against `[[prompts]]` entries, or the `include` globs when there are none.
+    """Match repository paths against `[[prompts]]` entries, then the `include` globs.
 
-    The first entry whose pattern matches a path gives that prompt its settings.
+    The first entry whose pattern matches a path gives that prompt its
+    settings. The `include` globs apply when there is no `[[prompts]]` entry,
+    or when `include` is set explicitly; they then give the top-level settings.
     """
     paths = sorted(paths)
     prompts: dict[str, PromptSpec] = {}
     unmatched: list[str] = []
     excluded = [config_relative(config, pattern, "exclude glob") for pattern in config.exclude]
 
-    if config.prompts:
-        specs = [(config_relative(config, spec.pattern, "prompt path"), spec) for spec in config.prompts]
-    else:
-        specs = [(config_relative(config, p, "include glob"), config.default_prompt(p)) for p in config.include]
+    specs = [(config_relative(config, spec.pattern, "prompt path"), spec) for spec in config.prompts]
+    if not config.prompts or config.include_explicit:
+        specs += [(config_relative(config, p, "include glob"), config.default_prompt(p)) for p in config.include]
 
     for pattern, spec in specs:
         matched = False
@@ -44,7 +45,7 @@ def discover(paths: Iterable[str], config: Config) -> Discovery:
             if (path == pattern) if not is_glob(pattern) else glob_match(pattern, path):
                 prompts[path] = spec
                 matched = True
-        if not matched:
+        if not matched and spec in config.prompts:
             unmatched.append(spec.pattern)
     return Discovery(prompts, tuple(unmatched))
 

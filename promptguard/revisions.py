@@ -82,7 +82,8 @@ class Repository:
             self._repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
             raise RevisionError(
-                f"{path} is not inside a git repository", fix="run promptguard from your repository, or `git init`"
+                f"{path.resolve()} is not inside a git repository",
+                fix="run promptguard from your repository, or `git init`",
             ) from error
         if self._repo.bare or self._repo.working_tree_dir is None:
             raise RevisionError(f"{path} is a bare repository", fix="run promptguard in a checkout with a work tree")

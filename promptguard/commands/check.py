@@ -16,7 +16,7 @@ FORMATS = ("text", "markdown", "json")
 @click.option("--head", metavar="REF", help="Head revision. Default: HEAD.")
 @click.option("--staged", is_flag=True, help="Compare the staged index with HEAD (pre-commit).")
 @click.option("--worktree", is_flag=True, help="Compare the working tree with HEAD.")
-@click.option("--config", "config_path", metavar="FILE", help="Configuration file, relative to the repository root.")
+@click.option("--config", "config_path", metavar="FILE", help="Configuration file (a path from the current directory, inside the repository).")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option(
