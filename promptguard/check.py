@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from promptguard import budgets as budget_rules
 from promptguard.budgets import BudgetResult, Level
@@ -25,6 +25,9 @@ from promptguard.paths import normalize_repo_path
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
 from promptguard.success_cost import SuccessCost, replay_prompt
+
+if TYPE_CHECKING:
+    from promptguard.history import DriftFigures
 from promptguard.tokenizers import Tokenizer, tokenizer_for
 
 logger = logging.getLogger(__name__)
@@ -336,15 +339,54 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
         head_monthly_cost=sum((r.head.monthly_cost for r in results if r.head), Decimal(0)),
     )
     specs = {**base_found.prompts, **head_found.prompts}
-    budget_results = evaluate_budgets(results, totals, config, specs)
+    drifts = _drift_windows(repository, config, head, results, head_found.prompts)
+    budget_results = evaluate_budgets(results, totals, config, specs, drifts)
     ordered = sorted(results, key=lambda r: (r.change == "unchanged", r.path))
     return CheckResult(base, head, prices.source(), tuple(ordered), totals, tuple(budget_results), tuple(warnings))
 
 
+DRIFT_BUDGETS = frozenset({"max_input_tokens_growth_pct", "max_monthly_cost_growth_pct"})
+DEFAULT_WINDOW_DAYS = 90
+
+
+def _drift_windows(
+    repository: Repository,
+    config: Config,
+    head: Revision,
+    results: list[PromptResult],
+    specs: Mapping[str, PromptSpec],
+) -> dict[int, DriftFigures]:
+    """Compute drift figures once per window length that a drift budget names."""
+    limits = [limit for name, limit in config.budgets.items() if name in DRIFT_BUDGETS]
+    limits += [limit for spec in specs.values() for name, limit in spec.budgets.items() if name in DRIFT_BUDGETS]
+    if not limits:
+        return {}
+    from promptguard.history import drift_figures
+    from promptguard.tokencache import TokenCache
+
+    cache = TokenCache.open_default()
+    try:
+        return {
+            days: drift_figures(repository, config, head, results, specs, days, cache)
+            for days in {limit.window_days or DEFAULT_WINDOW_DAYS for limit in limits}
+        }
+    finally:
+        cache.close()
+
+
 def evaluate_budgets(
-    results: list[PromptResult], totals: Totals, config: Config, specs: Mapping[str, PromptSpec]
+    results: list[PromptResult],
+    totals: Totals,
+    config: Config,
+    specs: Mapping[str, PromptSpec],
+    drifts: Mapping[int, DriftFigures] | None = None,
 ) -> list[BudgetResult]:
-    """Evaluate per-prompt budgets (a prompt's own over the global ones) and the budgets on totals."""
+    """Evaluate per-prompt budgets (a prompt's own over the global ones) and the budgets on totals.
+
+    Drift budgets compare head with the prompt at the start of their window
+    (`window_days`, default 90).
+    """
+    drifts = drifts or {}
     outcomes: list[BudgetResult] = []
     global_per_prompt = {name: limit for name, limit in config.budgets.items() if name not in TOTAL_BUDGETS}
     for result in results:
@@ -354,6 +396,11 @@ def evaluate_budgets(
         limits: dict[str, Limit] = {**global_per_prompt, **(spec.budgets if spec else {})}
         for name, limit in sorted(limits.items()):
             actual = prompt_figure(name, limit, result)
+            window = drifts.get(limit.window_days or DEFAULT_WINDOW_DAYS)
+            if name in DRIFT_BUDGETS and window is not None and result.path in window.prompts:
+                from promptguard.history import drift_figure
+
+                actual = drift_figure(name, window.prompts[result.path])
             if actual is not None:
                 outcomes.append(budget_rules.evaluate(name, limit, actual, result.path))
 
@@ -361,6 +408,9 @@ def evaluate_budgets(
         if name not in TOTAL_BUDGETS:
             continue
         total_actual = total_figure(name, totals)
+        window = drifts.get(limit.window_days or DEFAULT_WINDOW_DAYS)
+        if name == "max_monthly_cost_growth_pct" and window is not None:
+            total_actual = window.total_monthly_cost_growth_pct
         if total_actual is not None:
             outcomes.append(budget_rules.evaluate(name, limit, total_actual, None))
     return outcomes
