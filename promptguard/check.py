@@ -276,10 +276,10 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
 
     changes: dict[str, Change] = {}
     renamed_from: set[str] = set()
-    for change in repository.changes(base, head):
-        changes[change.path] = change
-        if change.kind == "renamed" and change.previous_path:
-            renamed_from.add(change.previous_path)
+    for git_change in repository.changes(base, head):
+        changes[git_change.path] = git_change
+        if git_change.kind == "renamed" and git_change.previous_path:
+            renamed_from.add(git_change.previous_path)
 
     prices = PriceBook(config.pricing, config.price_date, config.model_aliases)
     counter = _Counter(repository, config, prices)

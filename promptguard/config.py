@@ -320,7 +320,9 @@ def validate_config(raw: Mapping[str, Any], source: str, text: str) -> None:
     dotted = _dotted(path)
 
     if error.validator == "additionalProperties":
-        unexpected = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        schema: Any = error.schema
+        instance: Any = error.instance
+        unexpected = sorted(set(instance) - set(schema.get("properties", {})))
         key = unexpected[0]
         allowed = _allowed_keys(config_schema(), path)
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)

@@ -137,7 +137,7 @@ def render_template(
 ) -> str:
     """Render a Jinja2 template in the sandbox, turning every failure into a PromptFormatError."""
     import jinja2
-    from jinja2.sandbox import SecurityError
+    from jinja2.exceptions import SecurityError
 
     environment = _sandbox(include_reader)
     try:

@@ -28,12 +28,12 @@ class _LimitedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise _LimitExceeded(f"more than {MAX_ALIASES} YAML aliases (a YAML bomb?)", mark.line + 1)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise _LimitExceeded(f"YAML nested deeper than {MAX_DEPTH} levels", mark.line + 1)
             return super().compose_node(parent, index)
         finally:

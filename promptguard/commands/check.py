@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from promptguard.errors import ExitCode
+
+if TYPE_CHECKING:
+    from promptguard.check import HeadMode
 
 FORMATS = ("text", "markdown", "json")
 
@@ -55,14 +60,14 @@ def check(
 
     if sum([bool(head), staged, worktree]) > 1:
         raise click.UsageError("use only one of --head, --staged and --worktree")
-    mode = "index" if staged else "worktree" if worktree else "commit"
+    mode: HeadMode = "index" if staged else "worktree" if worktree else "commit"
 
     repository = Repository(repo_path)
     try:
         overrides = {"strict": strict, "include": list(prompt_globs) or None, "price_date": price_date}
         config = load_config(repository.root, config_path, overrides)
         if prompt_globs:
-            config = _without_prompt_entries(config)
+            config = dataclasses.replace(config, prompts=())
         result = run_check(repository.root, config, CheckOptions(base=base, head=head, mode=mode), repository)
     finally:
         repository.close()
@@ -88,8 +93,3 @@ def render(result: object, output_format: str) -> str:
 
     return render_text(document)
 
-
-def _without_prompt_entries(config: object) -> object:
-    import dataclasses
-
-    return dataclasses.replace(config, prompts=())  # type: ignore[type-var]
