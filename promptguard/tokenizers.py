@@ -90,6 +90,7 @@ ESTIMATE_FACTORS: dict[str, Decimal] = {
 }
 
 _ENCODING_LOCK = threading.Lock()
+BATCH_THRESHOLD = 64
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,13 @@ class Tokenizer:
         """Count several texts at once, using tiktoken's threaded batch encoder."""
         if not texts:
             return []
-        encoded = get_encoding(self.encoding_name).encode_ordinary_batch(list(texts))
-        counts = [len(tokens) for tokens in encoded]
+        encoding = get_encoding(self.encoding_name)
+        if len(texts) < BATCH_THRESHOLD:
+            # encode_ordinary_batch starts a thread pool per call, which costs
+            # more than it saves for a handful of texts.
+            counts = [len(encoding.encode_ordinary(text)) for text in texts]
+        else:
+            counts = [len(tokens) for tokens in encoding.encode_ordinary_batch(list(texts))]
         if self.method == "exact":
             return counts
         return [int((Decimal(c) * self.estimate_factor).to_integral_value(ROUND_CEILING)) for c in counts]
