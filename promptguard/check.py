@@ -9,25 +9,26 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from promptguard import budgets as budget_rules
+from promptguard.blobstore import BlobStore
+from promptguard.budget_check import evaluate_budgets
 from promptguard.budgets import BudgetResult, Level
-from promptguard.config import TOTAL_BUDGETS, Config, Limit, PromptSpec
+from promptguard.config import Config, PromptSpec
 from promptguard.discovery import discover, report_unmatched
-from promptguard.formats import RenderedPrompt, render_prompt
+from promptguard.formats import RenderedPrompt, decode_prompt, render_prompt
+from promptguard.history import count_batches, settings_hash
 from promptguard.hunks import Hunk, diff_hunks
 from promptguard.paths import normalize_repo_path
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
 from promptguard.success_cost import SuccessCost, replay_prompt
-
-if TYPE_CHECKING:
-    from promptguard.history import DriftFigures
+from promptguard.tokencache import CacheKey, TokenCache
 from promptguard.tokenizers import Tokenizer, tokenizer_for
 
 logger = logging.getLogger(__name__)
@@ -140,14 +141,30 @@ def resolve_revisions(repository: Repository, options: CheckOptions) -> tuple[Re
 
 
 class _Counter:
-    """Renders, counts and prices prompts, once per distinct (content, settings)."""
+    """Renders, counts and prices prompts, once per distinct (content, settings).
 
-    def __init__(self, repository: Repository, config: Config, prices: PriceBook):
+    `prepare` counts the sides of a whole check in one pass before `side` is
+    called for each: blobs come from one `git cat-file --batch` run, counts of
+    prompts that render from their own blob alone come from the token-count
+    cache, and the rest are rendered and counted in one batch per tokenizer.
+    A side whose count was not prepared is rendered and counted on its own.
+    """
+
+    # The token-count cache stores the number of chat messages of a prompt
+    # under this name in place of an encoding, because it depends on no encoding.
+    MESSAGE_COUNT = "message-count"
+
+    def __init__(self, repository: Repository, config: Config, prices: PriceBook, cache: TokenCache | None = None):
         self.repository = repository
         self.config = config
         self.prices = prices
-        self._rendered: dict[tuple[str, str, int], RenderedPrompt] = {}
+        self.blobs = BlobStore(repository)
+        self.cache = cache or TokenCache.disabled()
         self._tokenizers: dict[str, Tokenizer] = {}
+        # Counts by (blob, path, spec id) for prompts rendered from their own blob,
+        # and by (blob, path, spec id, revision) for those that read included files.
+        self._counts: dict[tuple[object, ...], _Count] = {}
+        self._sides: dict[tuple[object, ...], PromptSide] = {}
         self._variable_counts: dict[tuple[str, str, int, str], int] = {}
 
     def tokenizer(self, model: str) -> Tokenizer:
@@ -155,42 +172,136 @@ class _Counter:
             self._tokenizers[model] = tokenizer_for(model, self.config.model_aliases)
         return self._tokenizers[model]
 
-    def render(self, revision: Revision, files: Mapping[str, FileEntry], path: str, spec: PromptSpec) -> RenderedPrompt:
-        entry = files[path]
-        key = (entry.blob or f"{revision.kind}:{path}", path, id(spec))
-        if key not in self._rendered:
-            data = self.repository.read(revision, entry)
-            self._rendered[key] = render_prompt(
-                data,
-                path,
-                format=spec.format,
-                key=spec.key,
-                role=spec.role,
-                variables=spec.variables,
-                include_reader=self._include_reader(revision, files, path),
-            )
-        return self._rendered[key]
+    @staticmethod
+    def _key(revision: Revision, entry: FileEntry, path: str, spec: PromptSpec) -> tuple[object, ...]:
+        return (entry.blob or f"{revision.kind}:{path}", path, id(spec))
+
+    def _lookup(self, revision: Revision, key: tuple[object, ...]) -> _Count | None:
+        return self._counts.get(key) or self._counts.get((*key, revision))
+
+    def _cache_keys(self, entry: FileEntry, path: str, spec: PromptSpec) -> tuple[CacheKey, CacheKey] | None:
+        """Return the cache keys of input tokens and message count, or None for a file outside git."""
+        if entry.blob is None:
+            return None
+        tokenizer = self.tokenizer(spec.model)
+        settings = settings_hash(path, spec, tokenizer)
+        return (
+            CacheKey(entry.blob, tokenizer.encoding_name, settings),
+            CacheKey(entry.blob, self.MESSAGE_COUNT, settings),
+        )
+
+    def prepare(self, requests: Sequence[_SideRequest]) -> None:
+        """Count every requested side ahead of `side`, in request order so the first render error is the same."""
+        pending: dict[tuple[object, ...], _SideRequest] = {}
+        for request in requests:
+            key = self._key(request.revision, request.entry, request.path, request.spec)
+            if key not in pending and self._lookup(request.revision, key) is None:
+                pending[key] = request
+        cache_keys = {key: self._cache_keys(r.entry, r.path, r.spec) for key, r in pending.items()}
+        cached = self.cache.get_many(
+            cache_key for pair in cache_keys.values() if pair is not None for cache_key in pair
+        )
+
+        misses: list[tuple[tuple[object, ...], _SideRequest]] = []
+        for key, request in pending.items():
+            pair = cache_keys[key]
+            if pair is not None and pair[0] in cached and pair[1] in cached:
+                self._counts[key] = _Count(cached[pair[0]], cached[pair[1]], None)
+            else:
+                misses.append((key, request))
+        self.blobs.prefetch(
+            request.entry.blob
+            for key, request in pending.items()
+            if request.entry.blob is not None and (request.needs_source or key not in self._counts)
+        )
+
+        rendered: list[tuple[tuple[object, ...], _SideRequest, RenderedPrompt, bool]] = []
+        for key, request in misses:
+            included: list[str] = []
+            prompt = self._render(request.revision, request.files, request.path, request.spec, included)
+            rendered.append((key, request, prompt, bool(included)))
+        totals = count_batches([(self.tokenizer(r.spec.model), prompt.messages) for _, r, prompt, _ in rendered])
+
+        fresh: dict[CacheKey, int] = {}
+        for (key, request, prompt, uses_includes), total in zip(rendered, totals, strict=True):
+            count = _Count(total, len(prompt.messages), prompt.source_text)
+            if uses_includes:
+                # The count depends on other files of this revision, so it is neither shared nor cached.
+                self._counts[(*key, request.revision)] = count
+                continue
+            self._counts[key] = count
+            pair = cache_keys[key]
+            if pair is not None:
+                fresh[pair[0]] = total
+                fresh[pair[1]] = len(prompt.messages)
+        self.cache.put_many(fresh)
+
+    def _render(
+        self,
+        revision: Revision,
+        files: Mapping[str, FileEntry],
+        path: str,
+        spec: PromptSpec,
+        included: list[str],
+        variables: Mapping[str, object] | None = None,
+    ) -> RenderedPrompt:
+        """Render one prompt; `included` receives the name of each file the template includes."""
+        return render_prompt(
+            self.blobs.read(revision, files[path]),
+            path,
+            format=spec.format,
+            key=spec.key,
+            role=spec.role,
+            variables=spec.variables if variables is None else variables,
+            include_reader=self._include_reader(revision, files, path, included),
+        )
 
     def _include_reader(
-        self, revision: Revision, files: Mapping[str, FileEntry], path: str
+        self, revision: Revision, files: Mapping[str, FileEntry], path: str, included: list[str]
     ) -> Callable[[str], str | None]:
         def read(name: str) -> str | None:
+            included.append(name)
             # Includes resolve next to the including file first, then from the repository root.
             for candidate in (posixpath.join(posixpath.dirname(path), name), name):
                 normalized = normalize_repo_path(candidate, what="included template")
                 if normalized in files:
-                    data = self.repository.read(revision, files[normalized])
+                    data = self.blobs.read(revision, files[normalized])
                     return data.decode("utf-8-sig", "replace").replace("\r\n", "\n")
             return None
 
         return read
 
+    def _count(
+        self, revision: Revision, files: Mapping[str, FileEntry], path: str, spec: PromptSpec, needs_source: bool
+    ) -> _Count:
+        """Return the prepared count of a side, or render and count it now."""
+        entry = files[path]
+        key = self._key(revision, entry, path, spec)
+        count = self._lookup(revision, key)
+        if count is None:
+            self.prepare([_SideRequest(revision, files, path, spec, needs_source)])
+            count = self._lookup(revision, key)
+            assert count is not None
+        if needs_source and count.source_text is None:
+            # A cache hit skipped rendering, but the diff of a changed prompt needs its text.
+            count = _Count(count.input_tokens, count.messages, decode_prompt(self.blobs.read(revision, entry), path))
+        return count
+
     def side(
-        self, revision: Revision, files: Mapping[str, FileEntry], path: str, spec: PromptSpec
+        self, revision: Revision, files: Mapping[str, FileEntry], path: str, spec: PromptSpec, needs_source: bool = True
     ) -> PromptSide:
-        rendered = self.render(revision, files, path, spec)
+        """Return the figures of one prompt side; `needs_source` when its text is diffed with the other side."""
+        key = self._key(revision, files[path], path, spec)
+        # Without fixtures, routing or a fallback model there is nothing to replay, so the
+        # figures depend only on the count and an unchanged prompt is priced once for both sides.
+        replay_free = not (spec.fixtures or spec.routing or spec.fallback_model)
+        side_key = (*key, needs_source)
+        if replay_free and side_key in self._sides:
+            return self._sides[side_key]
+
+        count = self._count(revision, files, path, spec, needs_source)
         tokenizer = self.tokenizer(spec.model)
-        input_tokens = tokenizer.count_messages(rendered.messages)
+        input_tokens = count.input_tokens
         output_tokens = spec.expected_output_tokens
         cost = self.prices.request_cost(spec.model, input_tokens, output_tokens)
         monthly = cost * spec.requests_per_month
@@ -213,16 +324,20 @@ class _Counter:
                 output_tokens = int(success.output_tokens_mean.to_integral_value())
             cost = success.cost_per_attempt
             monthly = success.monthly_cost
-        return PromptSide(
+        result = PromptSide(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost_per_request=cost,
             monthly_cost=monthly,
             requests_per_month=spec.requests_per_month,
-            messages=len(rendered.messages),
-            source_text=rendered.source_text,
+            messages=count.messages,
+            source_text=count.source_text or "",
             success=success,
         )
+        # A count stored per revision read included files, so the side differs between revisions.
+        if replay_free and key in self._counts:
+            self._sides[side_key] = result
+        return result
 
     def _count_with_variables(
         self,
@@ -235,18 +350,33 @@ class _Counter:
         """Count the input tokens of the template rendered with one fixture's variables."""
         key = (revision.label, path, id(spec), json.dumps(variables, sort_keys=True, default=str))
         if key not in self._variable_counts:
-            data = self.repository.read(revision, files[path])
-            rendered = render_prompt(
-                data,
-                path,
-                format=spec.format,
-                key=spec.key,
-                role=spec.role,
-                variables={**spec.variables, **variables},
-                include_reader=self._include_reader(revision, files, path),
-            )
+            rendered = self._render(revision, files, path, spec, [], {**spec.variables, **variables})
             self._variable_counts[key] = self.tokenizer(spec.model).count_messages(rendered.messages)
         return self._variable_counts[key]
+
+
+@dataclass(frozen=True)
+class _SideRequest:
+    """One prompt side for `_Counter.prepare`; `needs_source` when a diff of its text may be shown."""
+
+    revision: Revision
+    files: Mapping[str, FileEntry]
+    path: str
+    spec: PromptSpec
+    needs_source: bool
+
+    @property
+    def entry(self) -> FileEntry:
+        return self.files[self.path]
+
+
+@dataclass(frozen=True)
+class _Count:
+    """Input tokens and chat messages of one rendered prompt, with its text when it was read."""
+
+    input_tokens: int
+    messages: int
+    source_text: str | None
 
 
 def run_check(root: Path, config: Config, options: CheckOptions, repository: Repository | None = None) -> CheckResult:
@@ -282,55 +412,80 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
             renamed_from.add(git_change.previous_path)
 
     prices = PriceBook(config.pricing, config.price_date, config.model_aliases)
-    counter = _Counter(repository, config, prices)
-    results: list[PromptResult] = []
+    cache = TokenCache.open_default()
+    try:
+        counter = _Counter(repository, config, prices, cache)
+        compared: list[tuple[str, PromptSpec, ChangeKind, str | None, str | None, bool]] = []
+        for path, spec in sorted(head_found.prompts.items()):
+            change = changes.get(path)
+            previous = change.previous_path if change and change.kind == "renamed" else None
+            base_path = previous or (path if path in base_files else None)
+            kind: ChangeKind
+            if change is not None and change.kind == "renamed":
+                kind = "renamed"
+            elif base_path is None:
+                kind = "added"
+            elif change is not None and change.kind in ("modified", "added"):
+                kind = "modified"
+            else:
+                kind = "unchanged"
+            # The diff needs both texts unless both sides are the same blob at the same path.
+            same_file = (
+                base_path == path
+                and head_files[path].blob is not None
+                and base_files[path].blob == head_files[path].blob
+            )
+            compared.append((path, spec, kind, previous, base_path, base_path is not None and not same_file))
+        removed = [
+            (path, spec)
+            for path, spec in sorted(base_found.prompts.items())
+            if not (path in head_found.prompts or path in renamed_from or path in head_files)
+        ]
 
-    for path, spec in sorted(head_found.prompts.items()):
-        change = changes.get(path)
-        previous = change.previous_path if change and change.kind == "renamed" else None
-        base_path = previous or (path if path in base_files else None)
-        kind: ChangeKind
-        if change is not None and change.kind == "renamed":
-            kind = "renamed"
-        elif base_path is None:
-            kind = "added"
-        elif change is not None and change.kind in ("modified", "added"):
-            kind = "modified"
-        else:
-            kind = "unchanged"
+        requests: list[_SideRequest] = []
+        for path, spec, _, _, base_path, needs_source in compared:
+            requests.append(_SideRequest(head, head_files, path, spec, needs_source))
+            if base_path is not None:
+                requests.append(_SideRequest(base, base_files, base_path, spec, needs_source))
+        requests.extend(_SideRequest(base, base_files, path, spec, False) for path, spec in removed)
+        counter.prepare(requests)
 
-        head_side = counter.side(head, head_files, path, spec)
-        base_side = None
-        hunks: tuple[Hunk, ...] = ()
-        if base_path is not None:
-            base_side = counter.side(base, base_files, base_path, spec)
-            if base_side.source_text != head_side.source_text:
-                hunks = tuple(
-                    diff_hunks(base_side.source_text, head_side.source_text, counter.tokenizer(spec.model).count_texts)
+        results: list[PromptResult] = []
+        for path, spec, kind, previous, base_path, needs_source in compared:
+            head_side = counter.side(head, head_files, path, spec, needs_source)
+            base_side = None
+            hunks: tuple[Hunk, ...] = ()
+            if base_path is not None:
+                base_side = counter.side(base, base_files, base_path, spec, needs_source)
+                if base_side.source_text != head_side.source_text:
+                    hunks = tuple(
+                        diff_hunks(
+                            base_side.source_text, head_side.source_text, counter.tokenizer(spec.model).count_texts
+                        )
+                    )
+            tokenizer = counter.tokenizer(spec.model)
+            results.append(
+                PromptResult(
+                    path, previous, kind, spec.model, tokenizer.encoding_name, tokenizer.method, base_side, head_side, hunks
                 )
-        tokenizer = counter.tokenizer(spec.model)
-        results.append(
-            PromptResult(
-                path, previous, kind, spec.model, tokenizer.encoding_name, tokenizer.method, base_side, head_side, hunks
             )
-        )
 
-    for path, spec in sorted(base_found.prompts.items()):
-        if path in head_found.prompts or path in renamed_from or path in head_files:
-            continue
-        tokenizer = counter.tokenizer(spec.model)
-        results.append(
-            PromptResult(
-                path,
-                None,
-                "removed",
-                spec.model,
-                tokenizer.encoding_name,
-                tokenizer.method,
-                counter.side(base, base_files, path, spec),
-                None,
+        for path, spec in removed:
+            tokenizer = counter.tokenizer(spec.model)
+            results.append(
+                PromptResult(
+                    path,
+                    None,
+                    "removed",
+                    spec.model,
+                    tokenizer.encoding_name,
+                    tokenizer.method,
+                    counter.side(base, base_files, path, spec, False),
+                    None,
+                )
             )
-        )
+    finally:
+        cache.close()
 
     totals = Totals(
         base_input_tokens=sum(r.base.input_tokens for r in results if r.base),
@@ -339,124 +494,6 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
         head_monthly_cost=sum((r.head.monthly_cost for r in results if r.head), Decimal(0)),
     )
     specs = {**base_found.prompts, **head_found.prompts}
-    drifts = _drift_windows(repository, config, head, results, head_found.prompts)
-    budget_results = evaluate_budgets(results, totals, config, specs, drifts)
+    budget_results = evaluate_budgets(repository, head, results, totals, config, specs, head_found.prompts)
     ordered = sorted(results, key=lambda r: (r.change == "unchanged", r.path))
     return CheckResult(base, head, prices.source(), tuple(ordered), totals, tuple(budget_results), tuple(warnings))
-
-
-DRIFT_BUDGETS = frozenset({"max_input_tokens_growth_pct", "max_monthly_cost_growth_pct"})
-DEFAULT_WINDOW_DAYS = 90
-
-
-def _drift_windows(
-    repository: Repository,
-    config: Config,
-    head: Revision,
-    results: list[PromptResult],
-    specs: Mapping[str, PromptSpec],
-) -> dict[int, DriftFigures]:
-    """Compute drift figures once per window length that a drift budget names."""
-    limits = [limit for name, limit in config.budgets.items() if name in DRIFT_BUDGETS]
-    limits += [limit for spec in specs.values() for name, limit in spec.budgets.items() if name in DRIFT_BUDGETS]
-    if not limits:
-        return {}
-    from promptguard.history import drift_figures
-    from promptguard.tokencache import TokenCache
-
-    cache = TokenCache.open_default()
-    try:
-        return {
-            days: drift_figures(repository, config, head, results, specs, days, cache)
-            for days in {limit.window_days or DEFAULT_WINDOW_DAYS for limit in limits}
-        }
-    finally:
-        cache.close()
-
-
-def evaluate_budgets(
-    results: list[PromptResult],
-    totals: Totals,
-    config: Config,
-    specs: Mapping[str, PromptSpec],
-    drifts: Mapping[int, DriftFigures] | None = None,
-) -> list[BudgetResult]:
-    """Evaluate per-prompt budgets (a prompt's own over the global ones) and the budgets on totals.
-
-    Drift budgets compare head with the prompt at the start of their window
-    (`window_days`, default 90).
-    """
-    drifts = drifts or {}
-    outcomes: list[BudgetResult] = []
-    global_per_prompt = {name: limit for name, limit in config.budgets.items() if name not in TOTAL_BUDGETS}
-    for result in results:
-        if result.head is None:
-            continue
-        spec = specs.get(result.path)
-        limits: dict[str, Limit] = {**global_per_prompt, **(spec.budgets if spec else {})}
-        for name, limit in sorted(limits.items()):
-            actual = prompt_figure(name, limit, result)
-            window = drifts.get(limit.window_days or DEFAULT_WINDOW_DAYS)
-            if name in DRIFT_BUDGETS and window is not None and result.path in window.prompts:
-                from promptguard.history import drift_figure
-
-                actual = drift_figure(name, window.prompts[result.path])
-            if actual is not None:
-                outcomes.append(budget_rules.evaluate(name, limit, actual, result.path))
-
-    for name, limit in sorted(config.budgets.items()):
-        if name not in TOTAL_BUDGETS:
-            continue
-        total_actual = total_figure(name, totals)
-        window = drifts.get(limit.window_days or DEFAULT_WINDOW_DAYS)
-        if name == "max_monthly_cost_growth_pct" and window is not None:
-            total_actual = window.total_monthly_cost_growth_pct
-        if total_actual is not None:
-            outcomes.append(budget_rules.evaluate(name, limit, total_actual, None))
-    return outcomes
-
-
-def prompt_figure(budget: str, limit: Limit, result: PromptResult) -> Decimal | None:
-    """Return the figure a budget limits for one prompt, or None when it does not apply."""
-    head = result.head
-    base = result.base
-    assert head is not None
-    if budget == "max_input_tokens":
-        return Decimal(head.input_tokens)
-    if budget == "max_input_tokens_increase_pct":
-        return budget_rules.increase_pct(base.input_tokens, head.input_tokens) if base else None
-    if budget == "max_cost_per_request":
-        return head.cost_per_request
-    if budget == "max_monthly_cost":
-        return head.monthly_cost
-    if budget == "max_monthly_cost_increase":
-        return result.monthly_cost_delta
-    return _success_figure(budget, limit, result)
-
-
-def _success_figure(budget: str, limit: Limit, result: PromptResult) -> Decimal | None:
-    """Return a figure from the fixture replay, or None when the prompt has no fixtures."""
-    head = result.head.success if result.head else None
-    if head is None:
-        return None
-    if budget == "max_failure_rate":
-        return head.failure_rate_high if limit.use_upper_bound else head.failure_rate
-    if budget == "max_cost_per_success":
-        return head.cost_per_success
-    if budget == "max_output_tokens_p95":
-        return Decimal(head.output_tokens_p95) if head.output_tokens_p95 is not None else None
-    if budget == "max_cost_per_success_increase_pct":
-        base = result.base.success if result.base else None
-        if base is None or base.cost_per_success is None or head.cost_per_success is None:
-            return None
-        return budget_rules.increase_pct(base.cost_per_success, head.cost_per_success)
-    return None
-
-
-def total_figure(budget: str, totals: Totals) -> Decimal | None:
-    """Return the figure a budget limits over all prompts, or None when it does not apply."""
-    if budget == "max_monthly_cost":
-        return totals.head_monthly_cost
-    if budget == "max_monthly_cost_increase":
-        return totals.monthly_cost_delta
-    return None

@@ -59,6 +59,34 @@ def _side(side: PromptSide | None) -> dict[str, Any] | None:
                     {"reason": reason, "count": count} for reason, count in success.failure_reasons
                 ],
                 "skipped_records": list(success.skipped_locations),
+                "fallback_model": success.fallback_model,
+                "fallback_failure_rate": (
+                    _number(success.fallback_failure_rate) if success.fallback_failure_rate is not None else None
+                ),
+                "routes": [
+                    {
+                        "model": route.model,
+                        "weight": _number(route.weight),
+                        "failure_rate": _number(route.failure_rate),
+                        "failure_rate_source": route.failure_rate_source,
+                        "cost_per_attempt": money(route.cost_per_attempt),
+                        "spend_per_request": money(route.spend_per_request),
+                    }
+                    for route in success.routes
+                ],
+                "scenarios": [
+                    {
+                        "name": figures.name,
+                        "requests_per_month": _number(figures.requests_per_month),
+                        "monthly_cost": money(figures.monthly_cost),
+                        "cost_per_success": (
+                            money(figures.cost_per_success) if figures.cost_per_success is not None else None
+                        ),
+                        "additional_calls_per_month": _number(figures.additional_calls_per_month),
+                        "success_probability": _number(figures.success_probability),
+                    }
+                    for figures in success.scenarios
+                ],
             }
         )
     return document

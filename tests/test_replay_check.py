@@ -95,3 +95,112 @@ def test_malformed_fixture_line_skipped_then_strict(repo: GitRepo, run_cli: Any)
     assert strict.exit_code == 2
     assert "fixtures/triage.jsonl:4" in strict.stderr
     assert "Traceback" not in strict.stderr
+
+
+ROUTING_CONFIG = """
+model = "cheap"
+requests_per_month = 9_000_000
+price_date = "2026-12-01"
+model_aliases = {{ cheap = "gpt-4o", premium = "gpt-4o", fallback = "gpt-4o" }}
+
+[pricing.cheap]
+input_per_million = 10
+output_per_million = 0
+
+[pricing.premium]
+input_per_million = 15
+output_per_million = 0
+
+[pricing.fallback]
+input_per_million = 45
+output_per_million = 0
+
+[[prompts]]
+path = "prompts/triage.md"
+fixtures = "fixtures/triage.jsonl"
+{extra}
+
+[scenarios.storm]
+failure_rate = 0.09
+"""
+
+
+def failing_lines(total: int, failures: int) -> str:
+    lines = []
+    for index in range(total):
+        record = {
+            "id": f"r{index}",
+            "output": "" if index < failures else "ok",
+            "usage": {"input_tokens": 1000, "output_tokens": 0},
+            "finish_reason": "stop",
+            "status": 200,
+        }
+        lines.append(json.dumps(record))
+    return "\n".join(lines) + "\n"
+
+
+def head_side(run_cli: Any, repo: GitRepo) -> dict[str, Any]:
+    result = run_cli(["check", "--base", "HEAD", "--format", "json"], repo.root)
+    assert result.exit_code == 0, result.stderr
+    side: dict[str, Any] = json.loads(result.stdout)["prompts"][0]["head"]
+    return side
+
+
+def test_fallback_escalation_costs_more(repo: GitRepo, run_cli: Any) -> None:
+    # A $0.010 model failing 12 % of attempts, escalating without retries to a
+    # $0.045 fallback that never fails: (0.010 + 0.12 * 0.045) / 1 = $0.0154 per
+    # success, above $0.015 / 0.98 = $0.01530... for a $0.015 model failing 2 %.
+    repo.write("promptguard.toml", ROUTING_CONFIG.format(extra='fallback_model = "fallback"\nfallback_failure_rate = 0'))
+    repo.write("prompts/triage.md", "Classify.\n")
+    repo.write("fixtures/triage.jsonl", failing_lines(100, 12))
+    repo.commit("base")
+
+    side = head_side(run_cli, repo)
+    assert Decimal(side["failure_rate"]) == Decimal("0.12")
+    assert Decimal(side["cost_per_success"]) == Decimal("0.0154")
+    assert Decimal(side["cost_per_success"]) > Decimal("0.015") / Decimal("0.98")
+    assert Decimal(side["monthly_cost"]) == Decimal("0.0154") * 9_000_000
+
+
+def test_scenario_raises_additional_calls(repo: GitRepo, run_cli: Any) -> None:
+    # One retry: 9 million requests at 4 % failures make 360,000 extra calls; at 9 %, 810,000.
+    repo.write("promptguard.toml", ROUTING_CONFIG.format(extra="max_retries = 1"))
+    repo.write("prompts/triage.md", "Classify.\n")
+    repo.write("fixtures/triage.jsonl", failing_lines(100, 4))
+    repo.commit("base")
+
+    side = head_side(run_cli, repo)
+    scenarios = {figures["name"]: figures for figures in side["scenarios"]}
+    assert Decimal(scenarios["baseline"]["additional_calls_per_month"]) == 360_000
+    assert Decimal(scenarios["storm"]["additional_calls_per_month"]) == 810_000
+    assert Decimal(scenarios["storm"]["monthly_cost"]) == Decimal("0.010") * (9_000_000 + 810_000)
+
+
+def test_routing_weights_split_traffic(repo: GitRepo, run_cli: Any) -> None:
+    routing = (
+        'routing = [{ model = "cheap", weight = 3, failure_rate = 0.0 },'
+        ' { model = "premium", weight = 1, failure_rate = 0.0 }]'
+    )
+    repo.write("promptguard.toml", ROUTING_CONFIG.format(extra=routing))
+    repo.write("prompts/triage.md", "Classify.\n")
+    repo.write("fixtures/triage.jsonl", failing_lines(10, 0))
+    repo.commit("base")
+
+    side = head_side(run_cli, repo)
+    # Three quarters at $0.010 and one quarter at $0.015 a request.
+    expected = (Decimal("0.010") * 3 + Decimal("0.015")) / 4
+    assert Decimal(side["spend_per_request"]) == expected
+    assert Decimal(side["monthly_cost"]) == expected * 9_000_000
+    assert [route["model"] for route in side["routes"]] == ["cheap", "premium"]
+
+
+def test_budget_naming_unknown_scenario(repo: GitRepo, run_cli: Any) -> None:
+    config = ROUTING_CONFIG.format(extra="") + '\n[budgets]\nmax_monthly_cost = { fail = 1, scenario = "peak" }\n'
+    repo.write("promptguard.toml", config)
+    repo.write("prompts/triage.md", "Classify.\n")
+    repo.write("fixtures/triage.jsonl", failing_lines(10, 0))
+    repo.commit("base")
+    result = run_cli(["check", "--base", "HEAD"], repo.root)
+    assert result.exit_code == 2
+    assert "scenario 'peak'" in result.stderr
+    assert "[scenarios.peak]" in result.stderr

@@ -179,4 +179,17 @@ def _replay_lines(prompts: Sequence[Mapping[str, Any]]) -> list[str]:
         lines.append(f"    fixtures: {read} read, {skipped} skipped")
         for reason in head.get("failure_reasons", [])[:3]:
             lines.append(f"    {reason['reason']}: {reason['count']} of {read} outputs")
+        if head.get("fallback_model"):
+            lines.append(
+                f"    fallback: {head['fallback_model']} takes the requests that fail after "
+                f"retries (its failure rate {_percent(head['fallback_failure_rate'])})"
+            )
+        base_scenarios = {figures["name"]: figures for figures in base.get("scenarios", [])}
+        for figures in head.get("scenarios", [])[1:]:
+            before = base_scenarios.get(figures["name"])
+            before_cost = _money(before["monthly_cost"]) if before else "-"
+            lines.append(
+                f"    scenario {figures['name']}: monthly cost {before_cost} {ARROW} {_money(figures['monthly_cost'])}, "
+                f"cost per success {_money(figures['cost_per_success'])}"
+            )
     return lines
