@@ -10,12 +10,16 @@ import functools
 import json
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from promptguard import __version__
 from promptguard.budgets import BudgetResult
 from promptguard.check import CheckResult, PromptResult, PromptSide
 from promptguard.revisions import Revision
+
+if TYPE_CHECKING:
+    from promptguard.trend import TrendPoint
 
 REPORT_VERSION = 1
 
@@ -132,8 +136,24 @@ def _budget(result: BudgetResult) -> dict[str, Any]:
     }
 
 
-def build_document(result: CheckResult) -> dict[str, Any]:
-    """Return the JSON-ready report document (version 1) of a check."""
+def build_document(
+    result: CheckResult, trends: Mapping[str, Sequence[TrendPoint]] | None = None
+) -> dict[str, Any]:
+    """Return the JSON-ready report document (version 1) of a check.
+
+    `trends` adds each changed prompt's recent committed versions as `trend`.
+    """
+    document = _document(result)
+    for prompt in document["prompts"]:
+        points = (trends or {}).get(prompt["path"])
+        if points:
+            prompt["trend"] = [
+                {"commit": point.commit, "date": point.date, "input_tokens": point.input_tokens} for point in points
+            ]
+    return document
+
+
+def _document(result: CheckResult) -> dict[str, Any]:
     return {
         "version": REPORT_VERSION,
         "tool": {"name": "promptguard", "version": __version__},

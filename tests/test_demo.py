@@ -42,3 +42,15 @@ def test_version_and_module_entry(run_cli: Any, tmp_path: Path) -> None:
     module = subprocess.run([sys.executable, "-m", "promptguard", "--version"], capture_output=True, text=True)
     assert module.returncode == 0
     assert __version__ in module.stdout
+
+
+def test_demo_markdown_shows_replay_and_trend(run_cli: Any, tmp_path: Path) -> None:
+    result = run_cli(["demo", "--format", "markdown"], tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "**Recorded responses**" in result.stdout
+    # 18 outputs miss 'priority', 3 are truncated and 2 rate-limited: 23 of 120 at head, 5 of 120 at base.
+    assert "4.2%" in result.stdout
+    assert "19.2%" in result.stdout
+    assert "missing required property 'priority': 18 of 120" in result.stdout.replace("\\", "")
+    assert "**Trend**" in result.stdout
+    assert "peak" in result.stdout

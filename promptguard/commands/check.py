@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from promptguard.errors import ExitCode
 
 if TYPE_CHECKING:
     from promptguard.check import HeadMode
+    from promptguard.trend import TrendPoint
 
 FORMATS = ("text", "markdown", "json")
 
@@ -30,6 +32,13 @@ FORMATS = ("text", "markdown", "json")
 @click.option("--price-date", metavar="YYYY-MM-DD", help="Apply the list prices valid on this date. Default: today.")
 @click.option("--strict", is_flag=True, default=None, help="Treat warnings (unmatched globs, bad fixture lines) as errors.")
 @click.option(
+    "--trend/--no-trend",
+    "with_trend",
+    default=True,
+    show_default=True,
+    help="Add the recent versions of each changed prompt to Markdown and JSON reports.",
+)
+@click.option(
     "--repo",
     "repo_path",
     type=click.Path(file_okay=False, path_type=Path),
@@ -47,6 +56,7 @@ def check(
     prompt_globs: tuple[str, ...],
     price_date: str | None,
     strict: bool | None,
+    with_trend: bool,
     repo_path: Path,
 ) -> int:
     """Compare prompt tokens and cost between two revisions and evaluate budgets.
@@ -69,20 +79,25 @@ def check(
         if prompt_globs:
             config = dataclasses.replace(config, prompts=())
         result = run_check(repository.root, config, CheckOptions(base=base, head=head, mode=mode), repository)
+        trends = None
+        if output_format in ("markdown", "json") and with_trend:
+            from promptguard.trend import prompt_trends
+
+            trends = prompt_trends(repository, config, result)
     finally:
         repository.close()
 
-    write_report(render(result, output_format), output)
+    write_report(render(result, output_format, trends), output)
     return ExitCode.BUDGET_EXCEEDED if result.status == "fail" else ExitCode.PASS
 
 
-def render(result: object, output_format: str) -> str:
+def render(result: object, output_format: str, trends: Mapping[str, Sequence[TrendPoint]] | None = None) -> str:
     """Render a CheckResult in one of FORMATS."""
     from promptguard.check import CheckResult
     from promptguard.report import build_document, render_json
 
     assert isinstance(result, CheckResult)
-    document = build_document(result)
+    document = build_document(result, trends)
     if output_format == "json":
         return render_json(document)
     if output_format == "markdown":

@@ -22,14 +22,21 @@ def demo(output_format: str, keep: bool) -> int:
     from promptguard.commands.check import render
     from promptguard.config import load_config
     from promptguard.demo import HEAD_MESSAGE, build_demo_repository, remove_repository
+    from promptguard.revisions import Repository
+    from promptguard.trend import prompt_trends
 
     directory = Path(tempfile.mkdtemp(prefix="promptguard-demo-"))
     try:
         build_demo_repository(directory)
         click.echo(f"demo repository: 2 commits; the change under review: {HEAD_MESSAGE!r}", err=True)
         config = load_config(directory, start=directory)
-        result = run_check(directory, config, CheckOptions(base="HEAD~1", head="HEAD"))
-        click.echo(render(result, output_format), nl=False)
+        repository = Repository(directory)
+        try:
+            result = run_check(directory, config, CheckOptions(base="HEAD~1", head="HEAD"), repository)
+            trends = prompt_trends(repository, config, result) if output_format != "text" else None
+        finally:
+            repository.close()
+        click.echo(render(result, output_format, trends), nl=False)
         failing = [b for b in result.violations if b.level == "fail"]
         if output_format == "text":
             if failing:

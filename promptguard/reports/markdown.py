@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from promptguard.budgets import format_figure
+
 STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
 # A cell longer than this is cut with an ellipsis, so one long budget message
@@ -262,6 +264,14 @@ def _changed_prompts_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
     )
 
 
+def _figure(budget: str, value: Any) -> str:
+    """Format a budget's limit or actual figure with its unit; keep text that is not a number."""
+    try:
+        return format_figure(budget, Decimal(str(value)))
+    except ArithmeticError:
+        return str(value)
+
+
 def _budgets_section(budgets: Sequence[Mapping[str, Any]], *, failing: bool) -> _Section:
     level_order = {"fail": 0, "warn": 1, "pass": 2}
     ordered = sorted(
@@ -273,8 +283,8 @@ def _budgets_section(budgets: Sequence[Mapping[str, Any]], *, failing: bool) -> 
             f"{STATUS_ICONS.get(str(result['level']), '')} {result['level']}",
             _cell(str(result["budget"])),
             _cell(str(result["prompt"])) if result.get("prompt") is not None else "all prompts",
-            _cell(str(result["limit"])),
-            _cell(str(result["actual"])),
+            _cell(_figure(str(result["budget"]), result["limit"])),
+            _cell(_figure(str(result["budget"]), result["actual"])),
             _cell(str(result["message"])),
         ]
         for result in ordered
@@ -371,6 +381,97 @@ def _hunks_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
     return _folded_section(f"Token deltas by hunk ({len(entries)})", header, body, drop_priority=0)
 
 
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{Decimal(str(value)) * 100:.1f}%"
+
+
+def _rate_cell(side: Mapping[str, Any] | None) -> str:
+    if not side or "fixtures_read" not in side or not side["fixtures_read"]:
+        return "—"
+    low, high = side["failure_rate_interval"]
+    return f"{_percent(side['failure_rate'])} ({_percent(low)}–{_percent(high)})"
+
+
+def _success_cell(side: Mapping[str, Any] | None) -> str:
+    cost = _cost_per_success(side)
+    return _money_text(cost) if cost is not None else "—"
+
+
+def _replay_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
+    """Failure rate with its 95 % interval, attempts and cost per success, and the main failure reasons."""
+    rows = []
+    for prompt in prompts:
+        base, head = _side(prompt, "base"), _side(prompt, "head")
+        if not any(side and "attempts_per_success" in side for side in (base, head)):
+            continue
+        reasons = (head or base or {}).get("failure_reasons") or []
+        read = (head or base or {}).get("fixtures_read", 0)
+        reason_text = "; ".join(
+            f"{_cell(str(reason['reason']))}: {int(reason['count'])} of {int(read)}" for reason in reasons[:3]
+        )
+        attempts = [
+            f"{Decimal(str(side['attempts_per_success'])):.2f}" if side and "attempts_per_success" in side else None
+            for side in (base, head)
+        ]
+        rows.append(
+            [
+                _cell(str(prompt["path"])),
+                _arrow(_rate_cell(base) if base else None, _rate_cell(head) if head else None),
+                _arrow(attempts[0], attempts[1]),
+                _arrow(_success_cell(base) if base else None, _success_cell(head) if head else None),
+                reason_text or "—",
+            ]
+        )
+    header, body = _table(
+        ["Prompt", "Failure rate (95% interval)", "Attempts / success", "Cost / success", "Main failure reasons"],
+        rows,
+    )
+    title = "**Recorded responses** (base → head)"
+    return _Section(header=[title, "", *header], rows=body, footer=[""], drop_priority=4)
+
+
+def _scenarios_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
+    rows = []
+    for prompt in prompts:
+        base, head = _side(prompt, "base") or {}, _side(prompt, "head") or {}
+        base_figures = {figures["name"]: figures for figures in base.get("scenarios", [])}
+        for figures in head.get("scenarios", []):
+            before = base_figures.get(figures["name"])
+            rows.append(
+                [
+                    _cell(str(prompt["path"])),
+                    _cell(str(figures["name"])),
+                    _arrow(
+                        _money_text(_money(before["monthly_cost"]), cents=True) if before else None,
+                        _money_text(_money(figures["monthly_cost"]), cents=True),
+                    ),
+                    _money_text(_money(figures["cost_per_success"])) if figures["cost_per_success"] else "—",
+                ]
+            )
+    header, body = _table(["Prompt", "Scenario", "Monthly cost", "Cost / success"], rows)
+    return _folded_section(f"Scenarios ({len(rows)} rows)", header, body, drop_priority=1)
+
+
+def _trend_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
+    from promptguard.reports.history_formats import sparkline
+
+    rows = []
+    for prompt in prompts:
+        points = prompt.get("trend") or []
+        if len(points) < 2:
+            continue
+        tokens = [int(point["input_tokens"]) for point in points]
+        rows.append(
+            [
+                _cell(str(prompt["path"])),
+                sparkline(tokens),
+                f"{format_tokens(tokens[0])} → {format_tokens(tokens[-1])} over the last {len(tokens)} versions",
+            ]
+        )
+    header, body = _table(["Prompt", "Input tokens, oldest → newest", "Range"], rows)
+    return _Section(header=["**Trend**", "", *header], rows=body, footer=[""], drop_priority=2)
+
+
 def _warnings_section(warnings: Sequence[str]) -> _Section:
     rows = [f"- {_cell(str(warning))}" for warning in warnings]
     return _Section(header=["**Warnings**", ""], rows=rows, footer=[""], drop_priority=2)
@@ -406,6 +507,12 @@ def _build_sections(document: Mapping[str, Any]) -> list[_Section]:
         sections.append(_changed_prompts_section(changed))
     else:
         sections.append(_Section(header=["No prompt changed.", ""], rows=[]))
+    replay = _replay_section(changed or prompts)
+    if replay.rows:
+        sections.append(replay)
+    trend = _trend_section(changed)
+    if trend.rows:
+        sections.append(trend)
     if over_limit:
         sections.append(_budgets_section(over_limit, failing=True))
     if within_limit:
@@ -415,6 +522,9 @@ def _build_sections(document: Mapping[str, Any]) -> list[_Section]:
     if document["warnings"]:
         sections.append(_warnings_section(document["warnings"]))
     sections.append(_totals_section(document))
+    scenarios = _scenarios_section(prompts)
+    if scenarios.rows:
+        sections.append(scenarios)
     if unchanged:
         sections.append(_unchanged_section(unchanged))
     if any(prompt.get("hunks") for prompt in changed):
