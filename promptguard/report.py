@@ -56,8 +56,17 @@ def _side(side: PromptSide | None) -> dict[str, Any] | None:
                 "additional_calls_per_month": _number(success.additional_calls_per_month),
                 "fixtures_read": success.fixtures_read,
                 "fixtures_skipped": success.fixtures_skipped,
+                "input_tokens_distribution": {
+                    "mean": _number(success.input_tokens_mean) if success.input_tokens_mean is not None else None,
+                    "p50": success.input_tokens_p50,
+                    "p95": success.input_tokens_p95,
+                },
+                "output_tokens_distribution": {
+                    "mean": _number(success.output_tokens_mean) if success.output_tokens_mean is not None else None,
+                    "p50": success.output_tokens_p50,
+                    "p95": success.output_tokens_p95,
+                },
                 "output_tokens_p95": success.output_tokens_p95,
-                "input_tokens_mean": _number(success.input_tokens_mean) if success.input_tokens_mean else None,
                 "output_tokens_counted": success.output_tokens_counted,
                 "failure_reasons": [
                     {"reason": reason, "count": count} for reason, count in success.failure_reasons

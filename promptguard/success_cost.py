@@ -74,6 +74,8 @@ class SuccessCost:
     input_tokens_p95: int | None
     output_tokens_mean: Decimal | None
     output_tokens_p95: int | None
+    input_tokens_p50: int | None
+    output_tokens_p50: int | None
     output_tokens_counted: int
     failure_reasons: tuple[tuple[str, int], ...]
     skipped_locations: tuple[str, ...]
@@ -336,6 +338,8 @@ def _cost(
         input_tokens_p95=stats.input_tokens.p95 if stats else None,
         output_tokens_mean=output_mean,
         output_tokens_p95=stats.output_tokens.p95 if stats else None,
+        input_tokens_p50=stats.input_tokens.p50 if stats else None,
+        output_tokens_p50=stats.output_tokens.p50 if stats else None,
         output_tokens_counted=stats.output_tokens_counted if stats else 0,
         failure_reasons=tuple(reasons[:MAX_REASONS_SHOWN]),
         skipped_locations=skipped,
