@@ -304,3 +304,19 @@ def test_estimated_model_marked(repo: GitRepo, run_cli: Any) -> None:
     assert by_path(document)["prompts/a.md"]["token_count_method"] == "estimated"
     text = run_cli(["check", "--base", "HEAD"], repo.root)
     assert "estimated" in text.stdout
+
+
+def test_json_report_has_trend(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
+    versions = ["One rule.\n", "One rule.\nTwo rules.\n", "One rule.\nTwo rules.\nThree rules, now longer.\n"]
+    repo.write("promptguard.toml", CONFIG)
+    for text in versions:
+        repo.write("prompts/a.md", text)
+        repo.commit("grow")
+
+    document = check_json(run_cli, repo, "--base", "HEAD~1")
+    trend = by_path(document)["prompts/a.md"]["trend"]
+    assert [point["input_tokens"] for point in trend] == [count(reference_encoding, text) + 6 for text in versions]
+    assert trend[-1]["commit"] == document["head"]["commit"]
+
+    without = check_json(run_cli, repo, "--base", "HEAD~1", "--no-trend")
+    assert "trend" not in by_path(without)["prompts/a.md"]
