@@ -3,6 +3,13 @@
 Each request is priced on its own token counts, so tiered prices (a higher
 rate past a context threshold) apply as the provider bills them. Nothing is
 fetched: genai-prices' `UpdatePrices` is never started.
+
+Importing genai-prices and loading its data took 0.2 to 0.3 s on the
+benchmark machine (docs/benchmarks.md), more than the rest of a small check.
+So the flat per-token rates of a model on a price date
+are kept on disk (`RateCache`) and a later run prices from them without the
+import. Rates are stored only when they reproduce genai-prices' own result
+digit for digit on a set of probe requests, and never for tiered prices.
 """
 
 from __future__ import annotations
@@ -10,15 +17,33 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
-from collections.abc import Mapping
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from promptguard.config import CustomPrice
 from promptguard.errors import ModelError
 
+if TYPE_CHECKING:
+    from genai_prices.types import ModelPrice
+
+logger = logging.getLogger(__name__)
+
 MILLION = Decimal(1_000_000)
+# The price keys of genai-prices charged per million input and output tokens.
+# A request without cache, audio or tool use has a count of zero for every other key.
+_INPUT_KEY = "input_mtok"
+_OUTPUT_KEY = "output_mtok"
+# (input tokens, output tokens) on which stored rates must give genai-prices'
+# exact Decimal, including requests past common tier thresholds (128k, 200k, 1M).
+_PROBES = ((0, 0), (1, 1), (1, 0), (0, 1), (987, 321), (128_001, 17), (200_001, 4_096), (1_000_001, 65_537))
 
 
 @dataclass(frozen=True)
@@ -43,14 +68,11 @@ class PriceBook:
         self._aliases = dict(aliases or {})
         self._timestamp = datetime.datetime.combine(price_date, datetime.time(12), tzinfo=datetime.UTC)
         self._cache: dict[tuple[str, int, int, int], Decimal] = {}
+        self._rates: RateCache | None = None
         self.price_date = price_date
 
     def source(self) -> PricingSource:
-        try:
-            version = metadata.version("genai-prices")
-        except metadata.PackageNotFoundError:
-            version = "not installed"
-        return PricingSource("genai-prices", version, self.price_date)
+        return PricingSource("genai-prices", genai_prices_version(), self.price_date)
 
     def _resolve(self, model: str) -> str:
         seen: set[str] = set()
@@ -82,6 +104,31 @@ class PriceBook:
     def _list_price(
         self, model: str, resolved: str, input_tokens: int, output_tokens: int, cache_read_tokens: int
     ) -> Decimal:
+        if self._rates is None:
+            self._rates = RateCache(self.price_date)
+        rates = self._rates.get(resolved) if cache_read_tokens == 0 else None
+        if rates is not None:
+            return flat_cost(rates, input_tokens, output_tokens)
+
+        calculation = self._calculate(model, resolved, input_tokens, output_tokens, cache_read_tokens)
+        if cache_read_tokens == 0:
+            rates = flat_rates(calculation.model_price)
+            if rates is not None and self._reproduces(resolved, rates):
+                self._rates.put(resolved, rates)
+        total: Decimal = calculation.total_price
+        return total
+
+    def _reproduces(self, resolved: str, rates: Sequence[tuple[str, Decimal]]) -> bool:
+        """Return whether flat rates give genai-prices' exact result on every probe request."""
+        for input_tokens, output_tokens in _PROBES:
+            expected: Decimal = self._calculate(resolved, resolved, input_tokens, output_tokens, 0).total_price
+            if flat_cost(rates, input_tokens, output_tokens).as_tuple() != expected.as_tuple():
+                logger.debug("rates of %s not stored: they differ from genai-prices at %s input tokens", resolved, input_tokens)
+                return False
+        return True
+
+    def _calculate(self, model: str, resolved: str, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> Any:
+        """Return genai-prices' `PriceCalculation` for one request, or raise ModelError for an unknown model."""
         from genai_prices import Usage, calc_price
 
         provider_id, _, model_ref = resolved.rpartition("/")
@@ -100,8 +147,7 @@ class PriceBook:
                 f"unknown model {model!r}: no price in genai-prices {self.source().version}",
                 fix=f"{hint}or add [pricing.\"{model}\"] with input_per_million and output_per_million",
             ) from error
-        total: Decimal = calculation.total_price
-        return total
+        return calculation
 
 
 def _custom_cost(price: CustomPrice, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> Decimal:
@@ -112,6 +158,104 @@ def _custom_cost(price: CustomPrice, input_tokens: int, output_tokens: int, cach
         + Decimal(cache_read_tokens) * cached_rate
         + Decimal(output_tokens) * price.output_per_million
     ) / MILLION
+
+
+@functools.cache
+def genai_prices_version() -> str:
+    try:
+        return metadata.version("genai-prices")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def flat_rates(price: ModelPrice) -> list[tuple[str, Decimal]] | None:
+    """Return a model's (price key, flat price) pairs in genai-prices' order, or None for tiered prices.
+
+    Whether the other keys really cost nothing for a plain request is left to
+    the probes of `PriceBook._reproduces`.
+    """
+    rates: list[tuple[str, Decimal]] = []
+    for key, value in vars(price).items():
+        if key.startswith("_") or value is None:
+            continue
+        if not isinstance(value, Decimal):
+            return None
+        rates.append((key, value))
+    return rates
+
+
+def flat_cost(rates: Sequence[tuple[str, Decimal]], input_tokens: int, output_tokens: int) -> Decimal:
+    """Price one request from flat rates with genai-prices' arithmetic, term by term in its order.
+
+    The order and the zero terms matter: they set the exponent of the Decimal
+    result, so the figure prints exactly as genai-prices' own. A zero term has
+    the same exponent whatever the key's unit (per million, per thousand),
+    so every key other than input and output is computed as zero per million.
+    """
+    counts = {_INPUT_KEY: input_tokens, _OUTPUT_KEY: output_tokens}
+    total = Decimal(0)
+    for key, rate in rates:
+        total += rate * Decimal(counts.get(key, 0)) / 1_000_000
+    return total
+
+
+class RateCache:
+    """Flat rates per model on one price date, in a JSON file per genai-prices version.
+
+    A file that cannot be read or written is ignored (logged at debug level),
+    and prices then come from genai-prices itself.
+    """
+
+    def __init__(self, price_date: datetime.date):
+        from promptguard.tokencache import default_cache_dir
+
+        self.path = default_cache_dir() / f"rates-genai-prices-{genai_prices_version()}.json"
+        self.price_date = price_date.isoformat()
+        self._entries: dict[str, list[list[str]]] | None = None
+
+    def _load(self) -> dict[str, list[list[str]]]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                if not isinstance(error, FileNotFoundError):
+                    logger.debug("price rate cache %s ignored: %s", self.path, error)
+                return self._entries
+            if isinstance(loaded, dict):
+                self._entries = loaded
+        return self._entries
+
+    def get(self, model: str) -> list[tuple[str, Decimal]] | None:
+        entry = self._load().get(f"{model}@{self.price_date}")
+        if not isinstance(entry, list):
+            return None
+        try:
+            rates = [(str(key), Decimal(str(rate))) for key, rate in entry]
+        except (TypeError, ValueError, InvalidOperation):
+            rates = []
+        if not rates:
+            logger.debug("price rate cache %s has an invalid entry for %s", self.path, model)
+            return None
+        return rates
+
+    def put(self, model: str, rates: Sequence[tuple[str, Decimal]]) -> None:
+        """Store one model's rates, replacing the file atomically so readers never see half of it."""
+        entries = self._load()
+        entries[f"{model}@{self.price_date}"] = [[key, str(rate)] for key, rate in rates]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".rates-", dir=self.path.parent)
+        except OSError as error:
+            logger.debug("price rate cache %s not written: %s", self.path, error)
+            return
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(entries, stream, sort_keys=True)
+            os.replace(temporary, self.path)
+        except OSError as error:
+            logger.debug("price rate cache %s not written: %s", self.path, error)
+            Path(temporary).unlink(missing_ok=True)
 
 
 @functools.cache
