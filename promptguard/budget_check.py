@@ -120,7 +120,9 @@ def scenario_monthly_cost(side: PromptSide | None, scenario: str | None, config:
             return figures.monthly_cost
     # Without the cost model only the scenario's traffic applies.
     overrides = config.scenarios[scenario]
-    requests = Decimal(overrides.requests_per_month if overrides.requests_per_month is not None else side.requests_per_month)
+    requests = Decimal(
+        overrides.requests_per_month if overrides.requests_per_month is not None else side.requests_per_month
+    )
     if overrides.traffic_multiplier is not None:
         requests *= overrides.traffic_multiplier
     return side.cost_per_request * requests
@@ -149,9 +151,7 @@ def prompt_figure(budget: str, limit: Limit, result: PromptResult, config: Confi
     if budget == "max_monthly_cost":
         return scenario_monthly_cost(head, limit.scenario, config)
     if budget == "max_monthly_cost_increase":
-        return scenario_monthly_cost(head, limit.scenario, config) - scenario_monthly_cost(
-            base, limit.scenario, config
-        )
+        return scenario_monthly_cost(head, limit.scenario, config) - scenario_monthly_cost(base, limit.scenario, config)
     return _success_figure(budget, limit, result)
 
 

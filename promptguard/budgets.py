@@ -65,7 +65,9 @@ def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.000001')).normalize():f}"
 
 
-def evaluate(budget: str, limit: Limit, actual: Decimal, prompt: str | None, scenario: str | None = None) -> BudgetResult:
+def evaluate(
+    budget: str, limit: Limit, actual: Decimal, prompt: str | None, scenario: str | None = None
+) -> BudgetResult:
     """Compare one figure with a budget's fail and warn limits."""
     level: Level = "pass"
     bound = limit.fail if limit.fail is not None else limit.warn

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from importlib import resources
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptguard import __version__
@@ -68,9 +68,7 @@ def _side(side: PromptSide | None) -> dict[str, Any] | None:
                 },
                 "output_tokens_p95": success.output_tokens_p95,
                 "output_tokens_counted": success.output_tokens_counted,
-                "failure_reasons": [
-                    {"reason": reason, "count": count} for reason, count in success.failure_reasons
-                ],
+                "failure_reasons": [{"reason": reason, "count": count} for reason, count in success.failure_reasons],
                 "skipped_records": list(success.skipped_locations),
                 "fallback_model": success.fallback_model,
                 "fallback_failure_rate": (
@@ -145,9 +143,7 @@ def _budget(result: BudgetResult) -> dict[str, Any]:
     }
 
 
-def build_document(
-    result: CheckResult, trends: Mapping[str, Sequence[TrendPoint]] | None = None
-) -> dict[str, Any]:
+def build_document(result: CheckResult, trends: Mapping[str, Sequence[TrendPoint]] | None = None) -> dict[str, Any]:
     """Return the JSON-ready report document (version 1) of a check.
 
     `trends` adds each changed prompt's recent committed versions as `trend`.

@@ -172,11 +172,14 @@ def test_worktree_untracked_prompt_is_added(repo: GitRepo, run_cli: Any) -> None
     assert prompts["prompts/untracked.md"]["change"] == "added"
 
 
-BUDGET_CONFIG = CONFIG + """
+BUDGET_CONFIG = (
+    CONFIG
+    + """
 [budgets]
 max_input_tokens_increase_pct = { fail = 50, warn = 10 }
 max_monthly_cost_increase = { fail = 1 }
 """
+)
 
 
 def test_budget_fail_exit_code_and_violation(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
@@ -264,7 +267,9 @@ def test_markdown_and_output_file(repo: GitRepo, run_cli: Any) -> None:
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_chat_messages_file(repo: GitRepo, run_cli: Any, reference_encoding: Any, suffix: str) -> None:
     if suffix == ".json":
-        content = json.dumps({"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]})
+        content = json.dumps(
+            {"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]}
+        )
     else:
         content = "- role: system\n  content: Be kind.\n- role: user\n  content: Hi\n"
     repo.write("promptguard.toml", CONFIG + '\n[[prompts]]\npath = "chat/*"\n')
@@ -277,7 +282,9 @@ def test_chat_messages_file(repo: GitRepo, run_cli: Any, reference_encoding: Any
 
 
 def test_prompty_and_embedded(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
-    config = CONFIG + """
+    config = (
+        CONFIG
+        + """
 [[prompts]]
 path = "agents/*.prompty"
 variables = { question = "Where is my order?" }
@@ -286,12 +293,15 @@ variables = { question = "Where is my order?" }
 path = "agents/config.yaml"
 key = "agent.templates.system_template"
 """
+    )
     repo.write("promptguard.toml", config)
     repo.write("agents/qa.prompty", "---\nname: qa\n---\nsystem:\nAnswer questions.\n\nuser:\n{{ question }}\n")
     repo.write("agents/config.yaml", "agent:\n  templates:\n    system_template: |\n      You are an agent.\n")
     repo.commit("base")
     prompts = by_path(check_json(run_cli, repo, "--base", "HEAD"))
-    prompty = 3 + count(reference_encoding, "Answer questions.") + 3 + count(reference_encoding, "Where is my order?") + 3
+    prompty = (
+        3 + count(reference_encoding, "Answer questions.") + 3 + count(reference_encoding, "Where is my order?") + 3
+    )
     assert prompts["agents/qa.prompty"]["head"]["input_tokens"] == prompty
     assert prompts["agents/config.yaml"]["head"]["input_tokens"] == count(reference_encoding, "You are an agent.\n") + 6
 

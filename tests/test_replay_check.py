@@ -150,7 +150,9 @@ def test_fallback_escalation_costs_more(repo: GitRepo, run_cli: Any) -> None:
     # A $0.010 model failing 12 % of attempts, escalating without retries to a
     # $0.045 fallback that never fails: (0.010 + 0.12 * 0.045) / 1 = $0.0154 per
     # success, above $0.015 / 0.98 = $0.01530... for a $0.015 model failing 2 %.
-    repo.write("promptguard.toml", ROUTING_CONFIG.format(extra='fallback_model = "fallback"\nfallback_failure_rate = 0'))
+    repo.write(
+        "promptguard.toml", ROUTING_CONFIG.format(extra='fallback_model = "fallback"\nfallback_failure_rate = 0')
+    )
     repo.write("prompts/triage.md", "Classify.\n")
     repo.write("fixtures/triage.jsonl", failing_lines(100, 12))
     repo.commit("base")

@@ -23,14 +23,21 @@ FORMATS = ("text", "markdown", "json")
 @click.option("--head", metavar="REF", help="Head revision. Default: HEAD.")
 @click.option("--staged", is_flag=True, help="Compare the staged index with HEAD (pre-commit).")
 @click.option("--worktree", is_flag=True, help="Compare the working tree with HEAD.")
-@click.option("--config", "config_path", metavar="FILE", help="Configuration file (a path from the current directory, inside the repository).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Configuration file (a path from the current directory, inside the repository).",
+)
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option(
     "--prompts", "prompt_globs", metavar="GLOB", multiple=True, help="Prompt glob replacing `include` (repeatable)."
 )
 @click.option("--price-date", metavar="YYYY-MM-DD", help="Apply the list prices valid on this date. Default: today.")
-@click.option("--strict", is_flag=True, default=None, help="Treat warnings (unmatched globs, bad fixture lines) as errors.")
+@click.option(
+    "--strict", is_flag=True, default=None, help="Treat warnings (unmatched globs, bad fixture lines) as errors."
+)
 @click.option(
     "--trend/--no-trend",
     "with_trend",
@@ -107,4 +114,3 @@ def render(result: object, output_format: str, trends: Mapping[str, Sequence[Tre
     from promptguard.reports.text import render_text
 
     return render_text(document)
-

@@ -171,9 +171,12 @@ def _replay_lines(prompts: Sequence[Mapping[str, Any]]) -> list[str]:
                 return _money(figures["cost_per_success"])
             return f"{Decimal(figures[key]):.2f}"
 
-        lines.append(f"    failure rate (95% interval): {side(base, 'failure_rate')} {ARROW} {side(head, 'failure_rate')}")
-        lines.append(f"    attempts per success: {side(base, 'attempts_per_success')} {ARROW} {side(head, 'attempts_per_success')}")
-        lines.append(f"    cost per success: {side(base, 'cost_per_success')} {ARROW} {side(head, 'cost_per_success')}")
+        for label, key in (
+            ("failure rate (95% interval)", "failure_rate"),
+            ("attempts per success", "attempts_per_success"),
+            ("cost per success", "cost_per_success"),
+        ):
+            lines.append(f"    {label}: {side(base, key)} {ARROW} {side(head, key)}")
         read = head.get("fixtures_read", base.get("fixtures_read", 0))
         skipped = head.get("fixtures_skipped", base.get("fixtures_skipped", 0))
         lines.append(f"    fixtures: {read} read, {skipped} skipped")
@@ -188,8 +191,9 @@ def _replay_lines(prompts: Sequence[Mapping[str, Any]]) -> list[str]:
         for figures in head.get("scenarios", [])[1:]:
             before = base_scenarios.get(figures["name"])
             before_cost = _money(before["monthly_cost"]) if before else "-"
+            head_cost = _money(figures["monthly_cost"])
             lines.append(
-                f"    scenario {figures['name']}: monthly cost {before_cost} {ARROW} {_money(figures['monthly_cost'])}, "
+                f"    scenario {figures['name']}: monthly cost {before_cost} {ARROW} {head_cost}, "
                 f"cost per success {_money(figures['cost_per_success'])}"
             )
     return lines
