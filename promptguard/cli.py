@@ -7,7 +7,6 @@ so `promptguard --version` and `--help` stay as fast as importing click.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -55,17 +54,19 @@ class LazyGroup(click.Group):
         return command
 
 
-class _StderrFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = {"WARNING": "warning: ", "ERROR": "error: ", "DEBUG": "debug: "}.get(record.levelname, "")
-        return prefix + record.getMessage()
-
-
 def configure_logging(verbosity: int) -> None:
     """Send diagnostics to stderr: warnings by default, errors only with --quiet, debug with --verbose."""
+    # Imported here, not at the top, because `--version` and `--help` exit before this runs.
+    import logging
+
+    class StderrFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            prefix = {"WARNING": "warning: ", "ERROR": "error: ", "DEBUG": "debug: "}.get(record.levelname, "")
+            return prefix + record.getMessage()
+
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_StderrFormatter())
+    handler.setFormatter(StderrFormatter())
     root = logging.getLogger("promptguard")
     root.handlers[:] = [handler]
     root.setLevel(level)

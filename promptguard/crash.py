@@ -1,14 +1,12 @@
-"""Top-level guard: expected errors become one line, crashes become a log file."""
+"""Top-level guard: expected errors become one line, crashes become a log file.
+
+Modules needed only to write a crash log are imported when one is written,
+so that they do not slow down `promptguard --version` and every other run.
+"""
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import sys
-import tempfile
-import traceback
-from importlib import metadata
 from typing import NoReturn
 
 import click
@@ -21,6 +19,13 @@ _REPORTED_PACKAGES = ("click", "tiktoken", "GitPython", "jsonschema", "genai-pri
 
 def write_crash_log(error: BaseException) -> str:
     """Write versions and the traceback to a new file and return its path."""
+    import datetime
+    import os
+    import platform
+    import tempfile
+    import traceback
+    from importlib import metadata
+
     lines = [
         f"promptguard {__version__} crashed at {datetime.datetime.now(datetime.UTC).isoformat()}",
         f"python {sys.version.split()[0]} on {platform.platform()}",
