@@ -1,7 +1,7 @@
 """Prompt history: input tokens and cost of each prompt at every commit that changed it.
 
-One `git log --raw -M` over the prompt paths lists every version of every
-prompt with its blob id. Renames are followed backwards as `git log --follow`
+One `git log --raw -M` over the directories of the prompts lists every
+version of every prompt with its blob id. Renames are followed backwards as `git log --follow`
 does, for all prompts at once: when a version of a prompt is an addition
 in a commit that has a parent, `git log -M` of that commit over the whole tree
 shows whether it was a rename from a path outside the walked paths,
@@ -13,6 +13,7 @@ and counted once, and counts are kept in the on-disk `TokenCache`.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hashlib
 import itertools
@@ -62,6 +63,8 @@ BAND_MIN_FRACTION = Decimal("0.05")
 # Rename sources are searched at most this many times (one git log each).
 MAX_RENAME_ROUNDS = 10
 RENAME_QUERY_CHUNK = 1000
+# Pathspecs of one `git log` over the prompts. Past this many, paths are walked by their directories.
+MAX_PATHSPECS = 32
 LOG_FORMAT = "--format=%x1e%H%x00%aI%x00%an%x00%s"
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?)?$")
@@ -223,8 +226,15 @@ def parse_raw_changes(tokens: Sequence[str], index: int) -> tuple[list[FileChang
 
 
 def read_log(repository: Repository, head: str, paths: Iterable[str]) -> list[LogEntry]:
-    """Return the commits reachable from `head` that touched any of `paths`, newest first."""
-    pathspecs = [f":(top,literal){path}" for path in sorted(set(paths))]
+    """Return the commits reachable from `head` that touched any of `paths`, newest first.
+
+    Git matches each of hundreds of literal pathspecs against every changed
+    file: 450 of them made one `git log` of the fabric prompts take 0.5 s,
+    against 0.03 s for the two directories that contain them. So git walks
+    the directories from `directory_pathspecs`. The entries then also show
+    other files of those directories, which `follow` passes over, and renames
+    from them, which it follows.
+    """
     output = repository.run(
         "log",
         "-z",
@@ -236,34 +246,84 @@ def read_log(repository: Repository, head: str, paths: Iterable[str]) -> list[Lo
         LOG_FORMAT,
         head,
         "--",
-        *pathspecs,
+        *directory_pathspecs(paths),
     )
     return parse_raw_log(output)
 
 
+def directory_pathspecs(paths: Iterable[str]) -> list[str]:
+    """Return pathspecs that match every one of `paths`, as few directories as possible.
+
+    Directories are widened one level at a time until at most MAX_PATHSPECS
+    remain. Files at the top level stay literal, and no directory is widened
+    to the whole repository.
+    """
+    files = sorted({path for path in paths if "/" not in path})
+    directories = {posixpath.dirname(path) for path in paths if "/" in path}
+    while len(directories) + len(files) > MAX_PATHSPECS and any("/" in directory for directory in directories):
+        directories = {posixpath.dirname(directory) if "/" in directory else directory for directory in directories}
+    # A directory inside another one listed adds nothing.
+    outermost = sorted(
+        directory
+        for directory in directories
+        if not any(directory.startswith(other + "/") for other in directories)
+    )
+    return [f":(top,literal){path}" for path in (*outermost, *files)]
+
+
 def follow(
-    entries: Sequence[LogEntry], path: str, renames: Mapping[tuple[str, str], str]
+    entries: Sequence[LogEntry], path: str, renames: Mapping[tuple[str, str], str], index: LogIndex | None = None
 ) -> list[Version]:
     """Return the versions of `path`, newest first, following renames backwards through `entries`.
 
     `renames` maps (commit, path) to the previous path for renames that the
     walked paths alone do not show. Like `git log --follow`, the walk goes on
     past an addition that is not a rename, so a file deleted and later added
-    again at the same path keeps its older versions.
+    again at the same path keeps its older versions. Pass the `LogIndex` of
+    `entries` when following many paths through the same entries.
     """
+    index = index or LogIndex(entries)
     versions: list[Version] = []
     tracked = path
-    for entry in entries:
-        for change in entry.changes:
-            if change.path != tracked or change.status == "D":
-                continue
-            versions.append(Version(entry.commit, change.path, change.blob, change.status))
-            if change.status in ("R", "C") and change.previous_path:
-                tracked = change.previous_path
-            else:
-                tracked = renames.get((entry.commit.commit, change.path), tracked)
-            break
-    return versions
+    position = -1
+    while True:
+        found = index.next_change(tracked, position)
+        if found is None:
+            return versions
+        position, change = found
+        commit = entries[position].commit
+        versions.append(Version(commit, change.path, change.blob, change.status))
+        if change.status in ("R", "C") and change.previous_path:
+            tracked = change.previous_path
+        else:
+            tracked = renames.get((commit.commit, change.path), tracked)
+
+
+class LogIndex:
+    """For each path, the positions in a log of the entries that wrote it (deletions left out)."""
+
+    def __init__(self, entries: Sequence[LogEntry]):
+        self._positions: dict[str, list[int]] = {}
+        self._changes: dict[str, list[FileChange]] = {}
+        for position, entry in enumerate(entries):
+            seen: set[str] = set()
+            for change in entry.changes:
+                # Only the first change of a path in one commit counts, as in a scan of the entry.
+                if change.status == "D" or change.path in seen:
+                    continue
+                seen.add(change.path)
+                self._positions.setdefault(change.path, []).append(position)
+                self._changes.setdefault(change.path, []).append(change)
+
+    def next_change(self, path: str, after: int) -> tuple[int, FileChange] | None:
+        """Return the first entry position past `after` that wrote `path`, with that change."""
+        positions = self._positions.get(path)
+        if positions is None:
+            return None
+        found = bisect.bisect_right(positions, after)
+        if found == len(positions):
+            return None
+        return positions[found], self._changes[path][found]
 
 
 def rename_sources(
@@ -308,7 +368,8 @@ def collect_versions(
     entries = read_log(repository, head, walked)
     roots = _root_commits(repository, head)
     for _ in range(MAX_RENAME_ROUNDS):
-        versions = {path: follow(entries, path, renames) for path in paths}
+        index = LogIndex(entries)
+        versions = {path: follow(entries, path, renames, index) for path in paths}
         # An addition in a commit with a parent may be a rename from a path outside the walked ones.
         additions = {
             (version.commit.commit, version.path)
@@ -328,7 +389,8 @@ def collect_versions(
         "stopped following renames after %d rounds; the oldest versions may be missing",
         MAX_RENAME_ROUNDS,
     )
-    return {path: follow(entries, path, renames) for path in paths}
+    index = LogIndex(entries)
+    return {path: follow(entries, path, renames, index) for path in paths}
 
 
 def _root_commits(repository: Repository, head: str) -> set[str]:
