@@ -67,7 +67,8 @@ def _annotation(violation: Mapping[str, Any], prompts: Mapping[str, Mapping[str,
         if line is not None:
             properties["line"] = line
     properties["title"] = f"promptguard budget {violation['budget']}"
-    message = f"{violation['message']} (limit {violation['limit']}, actual {violation['actual']})"
+    # The message already names both figures with their units.
+    message = str(violation["message"])
     return workflow_command(command, message, properties)
 
 

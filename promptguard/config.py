@@ -242,6 +242,7 @@ def load_config(
                 raise ConfigError("[tool.promptguard] must be a table", location=source)
     raw = {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in raw.items()}
     validate_config(raw, source or "configuration", text)
+    _check_fractions(raw, source or "configuration", text)
 
     merged = {**DEFAULTS, **raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     if overrides and overrides.get("price_date") is not None:
@@ -273,6 +274,20 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         location = f"{source}:{match.group(1)}" if match else source
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise ConfigError(f"invalid TOML: {reason}", location=location, fix="fix the TOML syntax") from error
+
+
+def _check_fractions(raw: Mapping[str, Any], source: str, text: str) -> None:
+    """Reject a failure-rate budget written as a percentage: it is a fraction of attempts."""
+    tables = [raw.get("budgets", {})] + [entry.get("budgets", {}) for entry in raw.get("prompts", [])]
+    for budgets in tables:
+        for level, value in budgets.get("max_failure_rate", {}).items():
+            if level in ("fail", "warn") and value > 1:
+                line = _line_of(text, "max_failure_rate")
+                raise ConfigError(
+                    f"max_failure_rate {level} = {value} is above 1, but it is a fraction of attempts",
+                    location=f"{source}:{line}" if line else source,
+                    fix=f"write {Decimal(str(value)) / 100} for {value} %",
+                )
 
 
 def _line_of(text: str, key: str) -> int | None:

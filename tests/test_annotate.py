@@ -88,7 +88,7 @@ def test_hostile_path_stays_one_command() -> None:
 
     assert "\n" not in line
     assert line.startswith("::error file=prompts/x.j2%0A%3A%3Aerror%3A%3Ainjected%2Ctitle=x,title=")
-    assert line.endswith("::over%0A::warning::fake (limit 10, actual 20)")
+    assert line.endswith("::over%0A::warning::fake")
 
 
 # Annotations from a report.
@@ -99,12 +99,12 @@ def test_fail_report_annotations() -> None:
 
     assert lines == [
         "::error file=prompts/agent/system.md,line=40,title=promptguard budget max_input_tokens"
-        "::5400 input tokens, limit 4000 (limit 4000, actual 5400)",
+        "::5400 input tokens, limit 4000",
         "::error file=prompts/agent/system.md,line=40,"
         "title=promptguard budget max_cost_per_success_increase"
-        "::cost per success grows by 80.2%25, limit 25%25 (limit 25%25, actual 80.2%25)",
+        "::cost per success grows by 80.2%25, limit 25%25",
         "::warning file=prompts/agent/tools.json,line=10,title=promptguard budget max_input_tokens"
-        "::960 input tokens, warning at 950 (limit 950, actual 960)",
+        "::960 input tokens, warning at 950",
     ]
 
 

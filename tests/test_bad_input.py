@@ -175,3 +175,9 @@ def test_unexpected_crash_writes_log(committed: GitRepo, run_cli: Any, monkeypat
     log = Path(log_path).read_text()
     assert "ZeroDivisionError: simulated bug" in log
     assert "tiktoken" in log
+
+
+def test_failure_rate_budget_as_percent(committed: GitRepo, run_cli: Any) -> None:
+    committed.write("promptguard.toml", CONFIG + "\n[budgets]\nmax_failure_rate = { warn = 5, fail = 10 }\n")
+    result = run_cli(["check", "--base", "HEAD"], committed.root)
+    assert_clean_error(result, "promptguard.toml:8", "max_failure_rate", "fraction of attempts", "write 0.05 for 5 %")

@@ -99,7 +99,10 @@ def test_workflow_is_valid_yaml(repo: Path) -> None:
     assert workflow["permissions"]["pull-requests"] == "write"
     steps = workflow["jobs"]["promptguard"]["steps"]
     assert steps[0]["with"]["fetch-depth"] == 0
-    assert any("promptguard comment github" in step.get("run", "") for step in steps)
+    action = next(step for step in steps if "promptguard@" in step.get("uses", ""))
+    assert action["with"]["fail-on"] == "fail"
+    # Nothing from the event reaches a shell: the action takes its inputs through `with:`.
+    assert not any("${{" in step.get("run", "") for step in steps)
 
 
 def test_second_run_overwrites_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -448,8 +448,10 @@ def _scenarios_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
                     _money_text(_money(figures["cost_per_success"])) if figures["cost_per_success"] else "—",
                 ]
             )
+    if all(row[1] == "baseline" for row in rows):
+        rows = []  # No scenario is configured; the baseline is already in the tables above.
     header, body = _table(["Prompt", "Scenario", "Monthly cost", "Cost / success"], rows)
-    return _folded_section(f"Scenarios ({len(rows)} rows)", header, body, drop_priority=1)
+    return _folded_section("Scenarios side by side with the baseline", header, body, drop_priority=1)
 
 
 def _trend_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:

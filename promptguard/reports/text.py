@@ -126,7 +126,8 @@ def render_text(document: Mapping[str, Any]) -> str:
     lines.append("")
     lines.append("budgets:")
     if document["budgets"]:
-        for result in document["budgets"]:
+        worst_first = sorted(document["budgets"], key=lambda result: result["level"] != "fail")
+        for result in worst_first:
             if result["level"] != "pass":
                 lines.append(f"  {result['level'].upper():4}  {result['message']}")
         passed = sum(1 for r in document["budgets"] if r["level"] == "pass")
@@ -158,6 +159,12 @@ def _replay_lines(prompts: Sequence[Mapping[str, Any]]) -> list[str]:
     for prompt in prompts:
         base, head = prompt["base"] or {}, prompt["head"] or {}
         if "fixtures_read" not in base and "fixtures_read" not in head:
+            continue
+        if prompt["change"] == "unchanged" and head.get("fixtures_read"):
+            lines.append(
+                f"  {prompt['path']} (unchanged): failure rate {_percent(head['failure_rate'])}, "
+                f"cost per success {_money(head['cost_per_success'])}"
+            )
             continue
         lines.append(f"  {prompt['path']}")
 
