@@ -3,29 +3,28 @@
 Supported: plain text and Markdown (one message), Jinja2 templates, chat
 messages as JSON or YAML, Prompty files, and prompts embedded in YAML or JSON
 files under a dotted key path. Templates come from pull requests, so Jinja2
-always runs in `jinja2.sandbox.SandboxedEnvironment` with a render budget.
+always runs in the sandbox of `promptguard.sandbox`, with a render budget.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from promptguard.errors import PromptFormatError
+from promptguard.errors import PromptFormatError, PromptguardError
 from promptguard.safeyaml import load_yaml
 from promptguard.tokenizers import Message
+
+if TYPE_CHECKING:
+    from promptguard.sandbox import BudgetedSandbox
 
 JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".prompt", ".text")
 DATA_SUFFIXES = (".json", ".yaml", ".yml")
 
-# Render budget for untrusted templates: output size and wall time.
-MAX_RENDER_CHARS = 5_000_000
-MAX_RENDER_SECONDS = 5.0
 _JINJA_SYNTAX = re.compile(r"\{\{|\{%")
 _PROMPTY_ROLE = re.compile(r"^\s*(system|user|assistant|developer|tool)\s*:\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -115,16 +114,17 @@ def render_prompt(
     return RenderedPrompt(messages, text, kind)
 
 
-def _sandbox(include_reader: IncludeReader | None) -> Any:
+def _sandbox(include_reader: IncludeReader | None) -> BudgetedSandbox:
     import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from promptguard.sandbox import BudgetedSandbox
 
     def load(name: str) -> str | None:
         if include_reader is None:
             return None
         return include_reader(name)
 
-    return ImmutableSandboxedEnvironment(
+    return BudgetedSandbox(
         undefined=jinja2.StrictUndefined,
         loader=jinja2.FunctionLoader(load),
         autoescape=False,
@@ -139,28 +139,32 @@ def render_template(
     import jinja2
     from jinja2.exceptions import SecurityError
 
+    from promptguard.sandbox import MAX_RENDER_CHARS, RenderBudgetExceeded
+
     environment = _sandbox(include_reader)
     try:
+        # Compiling takes time linear in the template's size; rendering has no such bound.
         template = environment.from_string(text)
+        environment.start_clock()
         pieces: list[str] = []
         size = 0
-        started = time.monotonic()
         for piece in template.generate(**variables):
             pieces.append(piece)
             size += len(piece)
             if size > MAX_RENDER_CHARS:
-                raise PromptFormatError(
-                    f"template output exceeds {MAX_RENDER_CHARS:,} characters",
-                    location=path,
-                    fix="check loops and recursive macros in the template",
-                )
-            if time.monotonic() - started > MAX_RENDER_SECONDS:
-                raise PromptFormatError(
-                    f"template took over {MAX_RENDER_SECONDS:g} s to render",
-                    location=path,
-                    fix="check loops and recursive macros in the template",
-                )
+                raise RenderBudgetExceeded(f"template output exceeds {MAX_RENDER_CHARS:,} characters")
         return "".join(pieces)
+    except PromptguardError as error:
+        # Raised by the include reader, for example for an include path that leaves the repository.
+        if error.location is None:
+            error.location = path
+        raise
+    except RenderBudgetExceeded as error:
+        raise PromptFormatError(
+            f"template exceeds the render budget: {error}",
+            location=path,
+            fix="check loops, repetition and recursive macros in the template",
+        ) from None
     except jinja2.TemplateSyntaxError as error:
         where = error.name if error.name and error.name != "<template>" else path
         raise PromptFormatError(
