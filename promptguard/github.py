@@ -211,7 +211,7 @@ class GitHubClient:
         for attempt in range(1, self._max_attempts + 1):
             status, headers, body = self._send(method, url, data)
             if 200 <= status < 300:
-                return (json.loads(body) if body.strip() else None), headers
+                return self._decode_body(method, url, status, body), headers
 
             retryable = status >= 500 or status == 0 or _is_rate_limit(status, headers, body)
             reason = f"HTTP {status}" if status else body
@@ -242,6 +242,19 @@ class GitHubClient:
 
         raise AssertionError("the retry loop always returns or raises")
 
+    def _decode_body(self, method: str, url: str, status: int, body: str) -> Any:
+        """Parse a successful response as JSON; a proxy or captive portal may answer with HTML instead."""
+        if not body.strip():
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise GitHubError(
+                self._redact(f"GitHub API {method} {url} returned HTTP {status} with a body that is not JSON"),
+                status=status,
+                fix="check GITHUB_API_URL and any proxy between the runner and GitHub",
+            ) from None
+
     def _send(
         self, method: str, url: str, data: bytes | None
     ) -> tuple[int, Mapping[str, str], str]:
@@ -259,7 +272,7 @@ class GitHubClient:
                 return (
                     response.status,
                     dict(response.headers.items()),
-                    response.read().decode("utf-8"),
+                    response.read().decode("utf-8", errors="replace"),
                 )
         except urllib.error.HTTPError as error:
             body = error.read().decode("utf-8", errors="replace")
@@ -293,12 +306,12 @@ class GitHubClient:
     def create_issue_comment(self, repository: str, number: int, body: str) -> dict[str, Any]:
         url = f"{self.api_url}/repos/{repository}/issues/{number}/comments"
         comment, _ = self.request("POST", url, {"body": body})
-        return dict(comment)
+        return _comment_object(comment, url)
 
     def update_issue_comment(self, repository: str, comment_id: int, body: str) -> dict[str, Any]:
         url = f"{self.api_url}/repos/{repository}/issues/comments/{comment_id}"
         comment, _ = self.request("PATCH", url, {"body": body})
-        return dict(comment)
+        return _comment_object(comment, url)
 
     def delete_issue_comment(self, repository: str, comment_id: int) -> None:
         self.request("DELETE", f"{self.api_url}/repos/{repository}/issues/comments/{comment_id}")
@@ -328,6 +341,13 @@ class GitHubClient:
             " { minimizedComment { isMinimized } } }",
             {"id": node_id, "classifier": classifier},
         )
+
+
+def _comment_object(comment: Any, url: str) -> dict[str, Any]:
+    """Return a created or edited comment, or raise GitHubError when it lacks its numeric id."""
+    if not isinstance(comment, dict) or not isinstance(comment.get("id"), int):
+        raise GitHubError(f"GitHub returned no comment id for {url}", fix="check GITHUB_API_URL")
+    return comment
 
 
 # Environment of a GitHub Actions job.

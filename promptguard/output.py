@@ -18,7 +18,17 @@ def write_report(text: str, destination: str | None) -> None:
         return
     assert destination is not None
     path = Path(destination)
+    if path.exists() and not path.is_file():
+        _write_special(text, destination, path)
+        return
+    # Replace the file a symbolic link points to, not the link itself.
+    path = path.resolve() if path.is_symlink() else path
     directory = path.parent if str(path.parent) else Path(".")
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(
+            f"cannot write report {destination!r}: {str(directory)!r} is a file, not a directory",
+            fix="choose another --output path",
+        )
     if not directory.is_dir():
         raise OutputError(
             f"cannot write report {destination!r}: directory {str(directory)!r} does not exist",
@@ -44,3 +54,17 @@ def write_report(text: str, destination: str | None) -> None:
                 os.unlink(temporary)
             except OSError:
                 pass
+
+
+def _write_special(text: str, destination: str, path: Path) -> None:
+    """Write to an existing non-regular file (/dev/stdout, a FIFO) in place, because renaming over it would replace it."""
+    if path.is_dir():
+        raise OutputError(f"cannot write report {destination!r}: it is a directory", fix="name a file inside it")
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise OutputError(
+            f"cannot write report {destination!r}: {error.strerror or error}",
+            fix="check the path, its permissions and free disk space",
+        ) from error
