@@ -24,17 +24,11 @@ from report_builders import pass_report
 import promptguard.github
 from promptguard.github import GitHubClient, GitHubError
 from tests.conftest import REPO_ROOT, GitRepo
-from tests.test_hardening_inputs import CONFIG, assert_clean_error, json_report, prompt_entry
+from tests.test_hardening_inputs import CONFIG, assert_clean_error, committed, json_report, prompt_entry
+
+__all__ = ["committed"]
 
 TOKEN = "ghs_hardening0secret0token0XYZ"
-
-
-@pytest.fixture
-def committed(repo: GitRepo) -> GitRepo:
-    repo.write("promptguard.toml", CONFIG)
-    repo.write("prompts/a.md", "A prompt.\n")
-    repo.commit("base")
-    return repo
 
 
 # Report files that cannot be written: exit 2 with the path, and no half-written file.
