@@ -200,13 +200,23 @@ def find_config_file(
     while True:
         toml_path = directory / "promptguard.toml"
         if toml_path.is_file():
-            return toml_path, None
+            return _inside(root, toml_path), None
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file() and _configures_promptguard(pyproject):
-            return pyproject, "tool.promptguard"
+            return _inside(root, pyproject), "tool.promptguard"
         if directory == root:
             return None
         directory = directory.parent
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """Return `path` if it resolves inside the repository; a symbolic link out of it is rejected."""
+    if not path.resolve().is_relative_to(root):
+        raise ConfigError(
+            f"config file {path.name} links to {path.resolve()}, outside the repository {root}",
+            fix="keep the configuration inside the repository it checks",
+        )
+    return path
 
 
 def _configures_promptguard(pyproject: Path) -> bool:

@@ -406,10 +406,6 @@ def test_empty_config_uses_defaults(committed: GitRepo, run_cli: Any, reference_
     assert entry["head"]["input_tokens"] == len(reference_encoding("o200k_base").encode("Default settings apply.")) + 6
 
 
-@pytest.mark.xfail(
-    reason="config.py follows a promptguard.toml symlink out of the repository; only --config is checked",
-    strict=True,
-)
 def test_config_symlink_outside_rejected(committed: GitRepo, run_cli: Any, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.toml"
     outside.write_text('model = "gpt-4o"\n')
