@@ -22,6 +22,9 @@ from promptguard.errors import PromptFormatError
 MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_ALIASES = 1_000
 MAX_DEPTH = 100
+# Nodes the document would have with every alias copied out: a few aliases of
+# aliases describe billions of items while the parsed structure stays small.
+MAX_EXPANDED_NODES = 1_000_000
 
 
 class _LimitedLoader(yaml.SafeLoader):
@@ -59,12 +62,40 @@ def load_yaml(text: str, path: str) -> Any:
             f"YAML file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB", location=path, fix="split or shrink it"
         )
     fast_loader = getattr(yaml, "CSafeLoader", None)
+    data: Any = None
+    loaded = False
     if fast_loader is not None and _within_limits(text, fast_loader):
         try:
-            return yaml.load(text, Loader=fast_loader)
+            data = yaml.load(text, Loader=fast_loader)
+            loaded = True
         except yaml.YAMLError:
             pass  # The pure-Python loader below raises the error with its usual message.
-    return _load_pure(text, path)
+    if not loaded:
+        data = _load_pure(text, path)
+    if _expanded_size(data, {}) > MAX_EXPANDED_NODES:
+        raise PromptFormatError(
+            f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (a YAML bomb?)",
+            location=path,
+            fix="remove the nested aliases",
+        )
+    return data
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Count the nodes of the data as if every alias were copied, visiting each shared node once."""
+    if not isinstance(node, (list, dict)):
+        return 1
+    key = id(node)
+    if key not in sizes:
+        sizes[key] = 0  # A self-referencing node counts once rather than recursing forever.
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += _expanded_size(child, sizes)
+            if total > MAX_EXPANDED_NODES:
+                break
+        sizes[key] = total
+    return sizes[key]
 
 
 def _within_limits(text: str, loader: type[Any]) -> bool:
