@@ -55,11 +55,11 @@ class _LimitExceeded(Exception):
         self.line = line
 
 
-def load_yaml(text: str, path: str) -> Any:
+def load_yaml(text: str, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> Any:
     """Parse one YAML document with the safe loader and the limits above."""
-    if len(text) > MAX_YAML_BYTES:
+    if len(text) > max_bytes:
         raise PromptFormatError(
-            f"YAML file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB", location=path, fix="split or shrink it"
+            f"YAML file is larger than {max_bytes // (1024 * 1024)} MiB", location=path, fix="split or shrink it"
         )
     fast_loader = getattr(yaml, "CSafeLoader", None)
     data: Any = None

@@ -504,3 +504,13 @@ def test_broken_json_document_raises() -> None:
 def test_broken_yaml_cassette_raises() -> None:
     with pytest.raises(FixtureError, match="not valid YAML"):
         read_bytes("broken.yaml", b"interactions:\n- request: [unclosed\n")
+
+
+def test_cassette_alias_bomb_rejected() -> None:
+    # Nine levels of nine aliases each describe 9**9 items in a few hundred bytes.
+    lines = ["interactions: []", "bomb:", "  a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        previous = f"*a{level - 1}"
+        lines.append(f"  a{level}: &a{level} [{', '.join([previous] * 9)}]")
+    with pytest.raises(FixtureError, match="cassette rejected: YAML aliases expand"):
+        read_bytes("bomb.yaml", ("\n".join(lines) + "\n").encode())
