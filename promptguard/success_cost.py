@@ -14,19 +14,23 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from promptguard import costmodel
 from promptguard.config import Config, PromptSpec
 from promptguard.discovery import config_relative
 from promptguard.errors import ConfigError
-from promptguard.fixtures import Attempt, read_attempts
 from promptguard.paths import glob_match, is_glob
 from promptguard.pricing import PriceBook
-from promptguard.replay import ReplayAccumulator, ReplayStats
 from promptguard.revisions import FileEntry, Repository, Revision
 from promptguard.tokenizers import Tokenizer
-from promptguard.validators import OutputRules, OutputValidator
+
+if TYPE_CHECKING:
+    # Imported where used: the fixture readers pull in jsonschema, which a
+    # check of prompts without fixtures never needs.
+    from promptguard.fixtures import Attempt
+    from promptguard.replay import ReplayStats
+    from promptguard.validators import OutputRules, OutputValidator
 
 MAX_REASONS_SHOWN = 5
 
@@ -116,6 +120,8 @@ def _rules(
                 location=f"{path}:{error.lineno}",
                 fix="fix the JSON Schema file",
             ) from error
+    from promptguard.validators import OutputRules
+
     return OutputRules(spec.output_format, schema, spec.output_regex, spec.max_output_chars)
 
 
@@ -155,6 +161,9 @@ def _replay_files(
     tokenizer: Tokenizer,
     strict: bool,
 ) -> tuple[ReplayStats, tuple[str, ...]]:
+    from promptguard.fixtures import read_attempts
+    from promptguard.replay import ReplayAccumulator
+
     accumulator = ReplayAccumulator(validator.validate, count_input)
     skipped: list[str] = []
     for path in paths:
@@ -192,6 +201,8 @@ def replay_prompt(
     paths = _files_matching(files, config_relative(config, spec.fixtures, "fixtures")) if spec.fixtures else []
     if not paths and not spec.routing and not spec.fallback_model:
         return None
+
+    from promptguard.validators import OutputValidator
 
     validator = OutputValidator(_rules(repository, revision, files, spec, config), config_location=config.source)
 
