@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
+import hashlib
 import json
 import re
 import tomllib
@@ -331,14 +332,37 @@ def _deref(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any
     return node
 
 
+def _validated_marker(raw: Mapping[str, Any]) -> Path:
+    """Return the cache file that records that exactly this configuration passed validation."""
+    from promptguard import __version__
+    from promptguard.tokencache import default_cache_dir
+
+    content = json.dumps(raw, sort_keys=True, default=repr) + __version__ + json.dumps(config_schema(), sort_keys=True)
+    digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+    return default_cache_dir() / "validated-configs" / digest
+
+
 def validate_config(raw: Mapping[str, Any], source: str, text: str) -> None:
-    """Check the configuration against the shipped JSON Schema; raise on the first problem."""
+    """Check the configuration against the shipped JSON Schema; raise on the first problem.
+
+    A configuration that passed once is remembered in the cache directory, so
+    the next run (the pre-commit hook's case) skips importing jsonschema.
+    """
+    marker = _validated_marker(raw)
+    if marker.is_file():
+        return
+
     import jsonschema
 
     validator_class = jsonschema.validators.validator_for(config_schema())
     validator = validator_class(config_schema(), format_checker=validator_class.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if not errors:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # Only a speed-up: the next run validates again.
         return
     error = errors[0]
     path = list(error.absolute_path)

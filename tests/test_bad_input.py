@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,15 @@ def test_failure_rate_budget_as_percent(committed: GitRepo, run_cli: Any) -> Non
     committed.write("promptguard.toml", CONFIG + "\n[budgets]\nmax_failure_rate = { warn = 5, fail = 10 }\n")
     result = run_cli(["check", "--base", "HEAD"], committed.root)
     assert_clean_error(result, "promptguard.toml:8", "max_failure_rate", "fraction of attempts", "write 0.05 for 5 %")
+
+
+def test_validated_config_remembered_until_changed(committed: GitRepo, run_cli: Any, tmp_path: Path) -> None:
+    cache = Path(os.environ["PROMPTGUARD_CACHE_DIR"]) / "validated-configs"
+    assert run_cli(["check", "--base", "HEAD"], committed.root).exit_code == 0
+    assert len(list(cache.iterdir())) == 1
+    assert run_cli(["check", "--base", "HEAD"], committed.root).exit_code == 0
+    assert len(list(cache.iterdir())) == 1
+
+    committed.write("promptguard.toml", CONFIG + "requests_per_mnth = 5\n")
+    result = run_cli(["check", "--base", "HEAD"], committed.root)
+    assert_clean_error(result, "did you mean 'requests_per_month'")
