@@ -206,3 +206,40 @@ def test_budget_naming_unknown_scenario(repo: GitRepo, run_cli: Any) -> None:
     assert result.exit_code == 2
     assert "scenario 'peak'" in result.stderr
     assert "[scenarios.peak]" in result.stderr
+
+
+def test_upper_bound_and_output_p95_budgets(repo: GitRepo, run_cli: Any) -> None:
+    # 1 failure in 20 attempts: point estimate 5 %, Wilson upper bound about 23.6 %.
+    budgets = """
+[budgets]
+max_failure_rate = { fail = 0.10, use_upper_bound = true }
+max_output_tokens_p95 = { warn = 99 }
+"""
+    repo.write("promptguard.toml", ROUTING_CONFIG.format(extra="") + budgets)
+    repo.write("prompts/triage.md", "Classify.\n")
+    lines = []
+    for index in range(20):
+        record = {
+            "output": "" if index == 0 else "ok",
+            "usage": {"input_tokens": 10, "output_tokens": 100 if index < 2 else 50},
+            "finish_reason": "stop",
+            "status": 200,
+        }
+        lines.append(json.dumps(record))
+    repo.write("fixtures/triage.jsonl", "\n".join(lines) + "\n")
+    repo.commit("base")
+
+    result = run_cli(["check", "--base", "HEAD", "--format", "json"], repo.root)
+    document = json.loads(result.stdout)
+    budgets_by_name = {b["budget"]: b for b in document["budgets"]}
+    z = Decimal("1.959963984540054")
+    n, p = Decimal(20), Decimal("0.05")
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    margin = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)).sqrt()
+    upper = center + margin
+    assert abs(Decimal(budgets_by_name["max_failure_rate"]["actual"]) - upper) < Decimal("1e-9")
+    assert budgets_by_name["max_failure_rate"]["level"] == "fail"
+    # Two of twenty outputs have 100 tokens, so the 95th percentile is 100.
+    assert Decimal(budgets_by_name["max_output_tokens_p95"]["actual"]) == 100
+    assert budgets_by_name["max_output_tokens_p95"]["level"] == "warn"
+    assert result.exit_code == 1
