@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import synth  # noqa: E402
+import synth
 
 PYTHON = sys.executable
 PROMPTGUARD = str(Path(PYTHON).with_name("promptguard"))
@@ -328,7 +328,9 @@ def bench_check_with_fixtures(workdir: Path, fixtures: Path, repetitions: int) -
     command = [PROMPTGUARD, "check", "--base", "HEAD", "--head", "HEAD", "--format", "json"]
     report = subprocess.run(command, cwd=repository, env=clean_environment(), capture_output=True, text=True)
     if report.returncode not in (0, 1):
-        return Row(name, "-", "-", None, 2.0, f"skipped: check exited {report.returncode}: {report.stderr.strip()[-200:]}")
+        return Row(
+            name, "-", "-", None, 2.0, f"skipped: check exited {report.returncode}: {report.stderr.strip()[-200:]}"
+        )
     if not any(word in report.stdout for word in ("fixture", "replay", "success")):
         return Row(name, "-", "-", None, 2.0, "skipped: the check report has no fixture or replay figures yet")
     comparison = compare(

@@ -40,9 +40,7 @@ def escape_property(text: str) -> str:
 
 def workflow_command(command: str, message: str, properties: Mapping[str, str | int]) -> str:
     """Format one workflow command, for example `::error file=a.j2,title=T::message`."""
-    rendered = ",".join(
-        f"{name}={escape_property(str(value))}" for name, value in properties.items()
-    )
+    rendered = ",".join(f"{name}={escape_property(str(value))}" for name, value in properties.items())
     return f"::{command}{' ' + rendered if rendered else ''}::{escape_data(message)}"
 
 
@@ -72,9 +70,7 @@ def _annotation(violation: Mapping[str, Any], prompts: Mapping[str, Mapping[str,
     return workflow_command(command, message, properties)
 
 
-def format_annotations(
-    document: Mapping[str, Any], *, limit: int = MAX_ANNOTATIONS_PER_LEVEL
-) -> list[str]:
+def format_annotations(document: Mapping[str, Any], *, limit: int = MAX_ANNOTATIONS_PER_LEVEL) -> list[str]:
     """Return error and warning commands for the budgets that fail or warn.
 
     At most `limit` of each level are returned, failing budgets first. One
@@ -85,27 +81,20 @@ def format_annotations(
     lines: list[str] = []
     left_out: dict[str, int] = {}
     for level in ("fail", "warn"):
-        violations = [
-            violation for violation in document["violations"] if violation["level"] == level
-        ]
+        violations = [violation for violation in document["violations"] if violation["level"] == level]
         lines.extend(_annotation(violation, prompts) for violation in violations[:limit])
         if len(violations) > limit:
             left_out[_COMMAND_FOR_LEVEL[level]] = len(violations) - limit
 
     if left_out:
         counts = " and ".join(
-            f"{count} more budget {command}{'s' if count > 1 else ''}"
-            for command, count in left_out.items()
+            f"{count} more budget {command}{'s' if count > 1 else ''}" for command, count in left_out.items()
         )
-        lines.append(
-            workflow_command("notice", f"{counts} are in the job summary", {"title": "promptguard"})
-        )
+        lines.append(workflow_command("notice", f"{counts} are in the job summary", {"title": "promptguard"}))
     return lines
 
 
-def append_step_summary(
-    path: Path, document: Mapping[str, Any], full_report_hint: str | None
-) -> None:
+def append_step_summary(path: Path, document: Mapping[str, Any], full_report_hint: str | None) -> None:
     """Append the Markdown report to the job summary file, within GitHub's size limit."""
     max_chars = STEP_SUMMARY_MAX_BYTES
     markdown = render_markdown(document, max_chars=max_chars, full_report_hint=full_report_hint)

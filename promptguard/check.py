@@ -466,7 +466,15 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
             tokenizer = counter.tokenizer(spec.model)
             results.append(
                 PromptResult(
-                    path, previous, kind, spec.model, tokenizer.encoding_name, tokenizer.method, base_side, head_side, hunks
+                    path,
+                    previous,
+                    kind,
+                    spec.model,
+                    tokenizer.encoding_name,
+                    tokenizer.method,
+                    base_side,
+                    head_side,
+                    hunks,
                 )
             )
 

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from promptguard import __version__
-from promptguard.errors import ExitCode
 
 # Subcommand name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {

@@ -61,9 +61,7 @@ class CommentOutcome:
 def build_comment_body(document: Mapping[str, Any], *, full_report_hint: str | None = None) -> str:
     """Return the marker and the Markdown report, cut to fit GitHub's comment limit."""
     room = GITHUB_COMMENT_MAX_CHARS - len(MARKER) - 1
-    return (
-        f"{MARKER}\n{render_markdown(document, max_chars=room, full_report_hint=full_report_hint)}"
-    )
+    return f"{MARKER}\n{render_markdown(document, max_chars=room, full_report_hint=full_report_hint)}"
 
 
 def find_report_comments(comments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -73,11 +71,7 @@ def find_report_comments(comments: Sequence[Mapping[str, Any]]) -> list[Mapping[
     picked up like ours, and editing or deleting it fails unless the token may
     edit other users' comments.
     """
-    return [
-        comment
-        for comment in comments
-        if str(comment.get("body") or "").lstrip().startswith(MARKER)
-    ]
+    return [comment for comment in comments if str(comment.get("body") or "").lstrip().startswith(MARKER)]
 
 
 def _remove_comments(

@@ -178,9 +178,7 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
-def find_config_file(
-    root: Path, explicit: str | None, start: Path | None = None
-) -> tuple[Path, str | None] | None:
+def find_config_file(root: Path, explicit: str | None, start: Path | None = None) -> tuple[Path, str | None] | None:
     """Locate the configuration file and the TOML table holding it (None for the whole file)."""
     root = root.resolve()
     if explicit is not None:

@@ -168,9 +168,7 @@ class TrafficEstimate:
     cost_per_success: Decimal | None
 
 
-def estimate_traffic(
-    routes: Sequence[WeightedRoute], requests_per_month: int | Decimal
-) -> TrafficEstimate:
+def estimate_traffic(routes: Sequence[WeightedRoute], requests_per_month: int | Decimal) -> TrafficEstimate:
     """Split monthly requests across routes by weight and total their cost and calls."""
     requests = Decimal(requests_per_month)
     if requests < 0:
@@ -197,9 +195,7 @@ def estimate_traffic(
     )
 
 
-def _route_traffic(
-    weighted: WeightedRoute, requests: Decimal, total_weight: Decimal
-) -> RouteTraffic:
+def _route_traffic(weighted: WeightedRoute, requests: Decimal, total_weight: Decimal) -> RouteTraffic:
     route_requests = requests * weighted.weight / total_weight
     estimate = estimate_route(weighted.route)
     return RouteTraffic(
@@ -262,8 +258,7 @@ def apply_scenario(routes: Sequence[WeightedRoute], scenario: Scenario) -> list[
     unknown = sorted(set(scenario.weights) - names)
     if unknown:
         raise ValueError(
-            f"scenario {scenario.name!r} sets weights for unknown routes {unknown}; "
-            f"known routes are {sorted(names)}"
+            f"scenario {scenario.name!r} sets weights for unknown routes {unknown}; known routes are {sorted(names)}"
         )
     models = set().union(*(_models(weighted.route) for weighted in routes))
     unknown = sorted(set(scenario.failure_rates) - models)

@@ -65,7 +65,7 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> NoReturn:
     except BrokenPipeError:
         # The reader of stdout went away (for example `| head`); nothing left to say.
         sys.exit(ExitCode.PASS)
-    except Exception as error:  # noqa: BLE001 - the one place that catches everything
+    except Exception as error:
         path = write_crash_log(error)
         click.echo(
             f"error: promptguard crashed ({type(error).__name__}: {error}); "

@@ -103,14 +103,16 @@ def render_prompt(
         messages = _prompty_messages(text, path, variables, include_reader)
     elif kind == "embedded":
         if not key:
-            raise PromptFormatError("format 'embedded' needs a key path", location=path, fix="set key = \"a.b.c\"")
+            raise PromptFormatError("format 'embedded' needs a key path", location=path, fix='set key = "a.b.c"')
         value = _lookup_key(_parse_data(text, path), key, path)
         if isinstance(value, str):
             messages = (Message(role, _maybe_render(value, path, variables, include_reader)),)
         else:
             messages = _chat_messages(value, path, variables, include_reader)
     else:
-        raise PromptFormatError(f"unknown format {kind!r}", location=path, fix="use text, markdown, jinja2, chat, prompty or embedded")
+        raise PromptFormatError(
+            f"unknown format {kind!r}", location=path, fix="use text, markdown, jinja2, chat, prompty or embedded"
+        )
     return RenderedPrompt(messages, text, kind)
 
 
@@ -198,9 +200,7 @@ def render_template(
         ) from error
 
 
-def _maybe_render(
-    text: str, path: str, variables: Mapping[str, Any], include_reader: IncludeReader | None
-) -> str:
+def _maybe_render(text: str, path: str, variables: Mapping[str, Any], include_reader: IncludeReader | None) -> str:
     if _JINJA_SYNTAX.search(text):
         return render_template(text, path, variables, include_reader)
     return text
@@ -246,7 +246,7 @@ def _chat_messages(
         raise PromptFormatError(
             "expected a list of chat messages ([{role, content}] or {messages: [...]})",
             location=path,
-            fix="write the prompt as chat messages, or set format = \"text\" for this file",
+            fix='write the prompt as chat messages, or set format = "text" for this file',
         )
     messages = []
     for index, item in enumerate(data):
@@ -279,7 +279,9 @@ def _prompty_messages(
             )
         loaded = load_yaml(parts[1], path)
         if loaded is not None and not isinstance(loaded, dict):
-            raise PromptFormatError("front matter must be a YAML mapping", location=f"{path}:1", fix="fix the front matter")
+            raise PromptFormatError(
+                "front matter must be a YAML mapping", location=f"{path}:1", fix="fix the front matter"
+            )
         front = loaded or {}
         body = parts[2]
 

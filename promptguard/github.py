@@ -197,9 +197,7 @@ class GitHubClient:
                 fix="check GITHUB_API_URL and GITHUB_GRAPHQL_URL",
             )
 
-    def request(
-        self, method: str, url: str, payload: Mapping[str, Any] | None = None
-    ) -> tuple[Any, Mapping[str, str]]:
+    def request(self, method: str, url: str, payload: Mapping[str, Any] | None = None) -> tuple[Any, Mapping[str, str]]:
         """Send one API request with retries; return the decoded JSON body (or None) and headers.
 
         Raises GitHubError for a non-2xx status after the last retry, or at
@@ -219,9 +217,7 @@ class GitHubClient:
                 detail = _error_message(body) if status else body
                 suffix = f" after {attempt} attempts" if retryable else ""
                 raise GitHubError(
-                    self._redact(
-                        f"GitHub API {method} {url} failed{suffix}: {reason} {detail}".strip()
-                    ),
+                    self._redact(f"GitHub API {method} {url} failed{suffix}: {reason} {detail}".strip()),
                     status=status or None,
                 )
 
@@ -255,9 +251,7 @@ class GitHubClient:
                 fix="check GITHUB_API_URL and any proxy between the runner and GitHub",
             ) from None
 
-    def _send(
-        self, method: str, url: str, data: bytes | None
-    ) -> tuple[int, Mapping[str, str], str]:
+    def _send(self, method: str, url: str, data: bytes | None) -> tuple[int, Mapping[str, str], str]:
         """Send a request once; return status (0 when no response came), headers and body text."""
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self._token}")
@@ -295,9 +289,7 @@ class GitHubClient:
         while url:
             page, headers = self.request("GET", url)
             if not isinstance(page, list):
-                raise GitHubError(
-                    f"GitHub returned {type(page).__name__} instead of a comment list for {url}"
-                )
+                raise GitHubError(f"GitHub returned {type(page).__name__} instead of a comment list for {url}")
             comments.extend(page)
             match = _NEXT_LINK_PATTERN.search(headers.get("Link", ""))
             url = match.group(1) if match else None
@@ -320,13 +312,9 @@ class GitHubClient:
 
     def graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """Run a GraphQL query; raise GitHubError when the response lists errors."""
-        result, _ = self.request(
-            "POST", self.graphql_url, {"query": query, "variables": dict(variables)}
-        )
+        result, _ = self.request("POST", self.graphql_url, {"query": query, "variables": dict(variables)})
         if not isinstance(result, dict):
-            raise GitHubError(
-                f"GitHub GraphQL returned {type(result).__name__} instead of an object"
-            )
+            raise GitHubError(f"GitHub GraphQL returned {type(result).__name__} instead of an object")
         if result.get("errors"):
             messages = "; ".join(str(error.get("message", error)) for error in result["errors"])
             raise GitHubError(self._redact(f"GitHub GraphQL request failed: {messages}"))
@@ -372,11 +360,7 @@ def _pull_request_number(payload: Mapping[str, Any], environ: Mapping[str, str])
     if isinstance(pull_request, dict) and isinstance(pull_request.get("number"), int):
         return int(pull_request["number"])
     issue = payload.get("issue")
-    if (
-        isinstance(issue, dict)
-        and issue.get("pull_request")
-        and isinstance(issue.get("number"), int)
-    ):
+    if isinstance(issue, dict) and issue.get("pull_request") and isinstance(issue.get("number"), int):
         return int(issue["number"])
     match = _PULL_REF_PATTERN.match(environ.get("GITHUB_REF", ""))
     return int(match.group(1)) if match else None
@@ -403,9 +387,7 @@ def resolve_target(
     """
     repository = repository or environ.get("GITHUB_REPOSITORY")
     if not repository:
-        raise GitHubError(
-            "the repository is not known", fix="pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
-        )
+        raise GitHubError("the repository is not known", fix="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     if not _REPOSITORY_PATTERN.match(repository):
         raise GitHubError(f"invalid repository {repository!r}", fix="use the form OWNER/NAME")
 

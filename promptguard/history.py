@@ -186,9 +186,7 @@ class HistoryOptions:
 
 def parse_raw_log(output: bytes) -> list[LogEntry]:
     """Parse `git log -z --raw --no-abbrev --format=%x1e%H%x00%aI%x00%an%x00%s` output."""
-    tokens = [
-        token.decode("utf-8", "surrogateescape").lstrip("\n") for token in output.split(b"\0")
-    ]
+    tokens = [token.decode("utf-8", "surrogateescape").lstrip("\n") for token in output.split(b"\0")]
     entries: list[LogEntry] = []
     index = 0
     while index < len(tokens):
@@ -197,9 +195,7 @@ def parse_raw_log(output: bytes) -> list[LogEntry]:
             index += 1
             continue
         if not token.startswith("\x1e") or index + 3 >= len(tokens):
-            raise RevisionError(
-                f"unexpected git log output near {token[:40]!r}", fix="report this as a bug"
-            )
+            raise RevisionError(f"unexpected git log output near {token[:40]!r}", fix="report this as a bug")
         commit = CommitInfo(token[1:], tokens[index + 1], tokens[index + 2], tokens[index + 3])
         changes, index = parse_raw_changes(tokens, index + 4)
         entries.append(LogEntry(commit, tuple(changes)))
@@ -264,9 +260,7 @@ def directory_pathspecs(paths: Iterable[str]) -> list[str]:
         directories = {posixpath.dirname(directory) if "/" in directory else directory for directory in directories}
     # A directory inside another one listed adds nothing.
     outermost = sorted(
-        directory
-        for directory in directories
-        if not any(directory.startswith(other + "/") for other in directories)
+        directory for directory in directories if not any(directory.startswith(other + "/") for other in directories)
     )
     return [f":(top,literal){path}" for path in (*outermost, *files)]
 
@@ -326,9 +320,7 @@ class LogIndex:
         return positions[found], self._changes[path][found]
 
 
-def rename_sources(
-    repository: Repository, additions: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
+def rename_sources(repository: Repository, additions: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """Return {(commit, path): previous path} for additions that are renames in the whole tree."""
     wanted: dict[str, set[str]] = {}
     for commit, path in additions:
@@ -358,9 +350,7 @@ def rename_sources(
     return sources
 
 
-def collect_versions(
-    repository: Repository, head: str, paths: Sequence[str]
-) -> dict[str, list[Version]]:
+def collect_versions(repository: Repository, head: str, paths: Sequence[str]) -> dict[str, list[Version]]:
     """Return every version of each path reachable from `head`, newest first, renames followed."""
     walked = set(paths)
     renames: dict[tuple[str, str], str] = {}
@@ -432,11 +422,7 @@ def count_batches(batch: Sequence[tuple[Tokenizer, Sequence[Message]]]) -> list[
         by_tokenizer.setdefault(tokenizer, []).append(position)
     for tokenizer, positions in by_tokenizer.items():
         contents = iter(tokenizer.count_texts([m.content for p in positions for m in batch[p][1]]))
-        names = iter(
-            tokenizer.count_texts(
-                [m.name for p in positions for m in batch[p][1] if m.name is not None]
-            )
-        )
+        names = iter(tokenizer.count_texts([m.name for p in positions for m in batch[p][1] if m.name is not None]))
         for position in positions:
             messages = batch[position][1]
             content_counts = [next(contents) for _ in messages]
@@ -598,9 +584,7 @@ def volatility_flags(points: Sequence[HistoryPoint]) -> tuple[BandFlag, ...]:
     """Flag points outside the rolling median band of the BAND_WINDOW points before them."""
     flags: list[BandFlag] = []
     for index in range(BAND_MIN_POINTS, len(points)):
-        window = [
-            Decimal(point.input_tokens) for point in points[max(0, index - BAND_WINDOW) : index]
-        ]
+        window = [Decimal(point.input_tokens) for point in points[max(0, index - BAND_WINDOW) : index]]
         median = Decimal(statistics.median(window))
         mad = Decimal(statistics.median([abs(value - median) for value in window]))
         half_width = max(BAND_WIDTH * MAD_SCALE * mad, BAND_MIN_FRACTION * median)
@@ -621,9 +605,7 @@ def parse_date(text: str) -> datetime.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
-def _period_filter(
-    repository: Repository, head_commit: str, since: str | None
-) -> Callable[[Version], bool] | None:
+def _period_filter(repository: Repository, head_commit: str, since: str | None) -> Callable[[Version], bool] | None:
     """Return whether a version lies inside the period, or None when the whole history is shown."""
     if since is None:
         return None
@@ -631,9 +613,7 @@ def _period_filter(
         try:
             start = parse_date(since)
         except ValueError as error:
-            raise RevisionError(
-                f"invalid date {since!r} for --since", fix="use YYYY-MM-DD, e.g. 2025-01-31"
-            ) from error
+            raise RevisionError(f"invalid date {since!r} for --since", fix="use YYYY-MM-DD, e.g. 2025-01-31") from error
         return lambda version: parse_date(version.commit.date) >= start
     start_commit = repository.resolve_commit(since)
     inside = set(repository.run("rev-list", f"{start_commit}..{head_commit}").decode().split())
@@ -651,9 +631,7 @@ def select_period(
     if inside is not None:
         flags = [inside(version) for version in oldest_first]
         before = [version for version, flag in zip(oldest_first, flags, strict=True) if not flag]
-        oldest_first = before[-1:] + [
-            version for version, flag in zip(oldest_first, flags, strict=True) if flag
-        ]
+        oldest_first = before[-1:] + [version for version, flag in zip(oldest_first, flags, strict=True) if flag]
     if max_count is not None:
         oldest_first = oldest_first[-max_count:] if max_count > 0 else []
     return oldest_first
@@ -696,23 +674,14 @@ def run_history(
     head = Revision(options.head, repository.resolve_commit(options.head))
     assert head.commit is not None
     files = repository.list_files(head)
-    specs = select_prompts(
-        discover(files, config).prompts, files, options.prompts, config, options.head
-    )
+    specs = select_prompts(discover(files, config).prompts, files, options.prompts, config, options.head)
     inside = _period_filter(repository, head.commit, options.since)
     all_versions = collect_versions(repository, head.commit, sorted(specs)) if specs else {}
 
-    tokenizers = {
-        path: tokenizer_for(spec.model, config.model_aliases) for path, spec in specs.items()
-    }
-    shown = {
-        path: select_period(all_versions[path], inside, options.max_count) for path in sorted(specs)
-    }
+    tokenizers = {path: tokenizer_for(spec.model, config.model_aliases) for path, spec in specs.items()}
+    shown = {path: select_period(all_versions[path], inside, options.max_count) for path in sorted(specs)}
     jobs = {
-        path: [
-            CountJob(v.blob, v.commit.commit, v.path, specs[path], tokenizers[path])
-            for v in versions
-        ]
+        path: [CountJob(v.blob, v.commit.commit, v.path, specs[path], tokenizers[path]) for v in versions]
         for path, versions in shown.items()
     }
     counter = BlobCounter(repository, cache, progress)
@@ -832,9 +801,7 @@ def version_at(versions: Sequence[Version], moment: datetime.datetime) -> Versio
 
 def head_date(repository: Repository, commit: str) -> datetime.datetime:
     """Return the author date of a commit."""
-    return parse_date(
-        repository.run("show", "-s", "--no-show-signature", "--format=%aI", commit).decode().strip()
-    )
+    return parse_date(repository.run("show", "-s", "--no-show-signature", "--format=%aI", commit).decode().strip())
 
 
 def drift_figures(
@@ -857,27 +824,21 @@ def drift_figures(
     start = head_date(repository, anchor) - datetime.timedelta(days=window_days)
     current = [result for result in results if result.head is not None and result.path in specs]
     lookup = {
-        result.path: (
-            result.previous_path if head.commit is None and result.previous_path else result.path
-        )
+        result.path: (result.previous_path if head.commit is None and result.previous_path else result.path)
         for result in current
     }
     present = repository.list_files(Revision(anchor, anchor))
     walked = sorted({path for path in lookup.values() if path in present})
     versions = collect_versions(repository, anchor, walked) if walked else {}
 
-    tokenizers = {
-        result.path: tokenizer_for(specs[result.path].model, config.model_aliases)
-        for result in current
-    }
+    tokenizers = {result.path: tokenizer_for(specs[result.path].model, config.model_aliases) for result in current}
     starts: dict[str, Version] = {}
     for result in current:
         found = version_at(versions.get(lookup[result.path], []), start)
         if found is not None:
             starts[result.path] = found
     jobs = {
-        path: CountJob(v.blob, v.commit.commit, v.path, specs[path], tokenizers[path])
-        for path, v in starts.items()
+        path: CountJob(v.blob, v.commit.commit, v.path, specs[path], tokenizers[path]) for path, v in starts.items()
     }
     counts = BlobCounter(repository, cache or TokenCache.disabled()).count(list(jobs.values()))
 

@@ -24,9 +24,7 @@ WORKFLOW_FILE = ".github/workflows/promptguard.yml"
 PRECOMMIT_FILE = ".pre-commit-config.yaml"
 
 # Directories skipped when the repository is not a git checkout.
-_SKIPPED_DIRECTORIES = frozenset(
-    {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
-)
+_SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
 
 # At most this many found prompt files are listed in the generated config.
 _LISTED_PROMPTS = 20
@@ -110,9 +108,7 @@ def list_repository_files(root: Path) -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         logger.info("not a git checkout, listing the files of %s", root)
         return _walk(root)
-    return sorted(
-        path for path in completed.stdout.decode("utf-8", "surrogateescape").split("\0") if path
-    )
+    return sorted(path for path in completed.stdout.decode("utf-8", "surrogateescape").split("\0") if path)
 
 
 def _walk(root: Path) -> list[str]:
@@ -140,9 +136,7 @@ def render_config(prompts: Sequence[str]) -> str:
         found = [f"#   {path}" for path in prompts[:_LISTED_PROMPTS]]
         if len(prompts) > _LISTED_PROMPTS:
             found.append(f"#   ... and {len(prompts) - _LISTED_PROMPTS} more")
-        found_text = "\n".join(
-            [f"# `promptguard init` found {len(prompts)} prompt file(s):", *found]
-        )
+        found_text = "\n".join([f"# `promptguard init` found {len(prompts)} prompt file(s):", *found])
     else:
         found_text = "# `promptguard init` found no prompt files; adjust `include` below."
     include = "\n".join(f"    {_toml_string(pattern)}," for pattern in DEFAULT_INCLUDE)

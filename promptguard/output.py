@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -50,14 +51,12 @@ def write_report(text: str, destination: str | None) -> None:
         ) from error
     finally:
         if temporary is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            except OSError:
-                pass
 
 
 def _write_special(text: str, destination: str, path: Path) -> None:
-    """Write to an existing non-regular file (/dev/stdout, a FIFO) in place, because renaming over it would replace it."""
+    """Write to an existing non-regular file (/dev/stdout, a FIFO) in place; a rename would replace it."""
     if path.is_dir():
         raise OutputError(f"cannot write report {destination!r}: it is a directory", fix="name a file inside it")
     try:

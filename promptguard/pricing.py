@@ -123,11 +123,15 @@ class PriceBook:
         for input_tokens, output_tokens in _PROBES:
             expected: Decimal = self._calculate(resolved, resolved, input_tokens, output_tokens, 0).total_price
             if flat_cost(rates, input_tokens, output_tokens).as_tuple() != expected.as_tuple():
-                logger.debug("rates of %s not stored: they differ from genai-prices at %s input tokens", resolved, input_tokens)
+                logger.debug(
+                    "rates of %s not stored: they differ from genai-prices at %s input tokens", resolved, input_tokens
+                )
                 return False
         return True
 
-    def _calculate(self, model: str, resolved: str, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> Any:
+    def _calculate(
+        self, model: str, resolved: str, input_tokens: int, output_tokens: int, cache_read_tokens: int
+    ) -> Any:
         """Return genai-prices' `PriceCalculation` for one request, or raise ModelError for an unknown model."""
         from genai_prices import Usage, calc_price
 
@@ -145,13 +149,15 @@ class PriceBook:
             hint = f"closest known: {', '.join(suggestions)}; " if suggestions else ""
             raise ModelError(
                 f"unknown model {model!r}: no price in genai-prices {self.source().version}",
-                fix=f"{hint}or add [pricing.\"{model}\"] with input_per_million and output_per_million",
+                fix=f'{hint}or add [pricing."{model}"] with input_per_million and output_per_million',
             ) from error
         return calculation
 
 
 def _custom_cost(price: CustomPrice, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> Decimal:
-    cached_rate = price.cached_input_per_million if price.cached_input_per_million is not None else price.input_per_million
+    cached_rate = (
+        price.cached_input_per_million if price.cached_input_per_million is not None else price.input_per_million
+    )
     uncached = input_tokens - cache_read_tokens
     return (
         Decimal(uncached) * price.input_per_million

@@ -104,9 +104,7 @@ class ReplayStats:
 class ReplayAccumulator:
     """Running statistics of replayed attempts; feed it attempts, then call `result()`."""
 
-    def __init__(
-        self, validate: Validate, count_input_tokens: InputTokenCounter | None = None
-    ) -> None:
+    def __init__(self, validate: Validate, count_input_tokens: InputTokenCounter | None = None) -> None:
         self._validate = validate
         self._count_input_tokens = count_input_tokens
         self.attempts = 0

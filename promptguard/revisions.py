@@ -28,8 +28,7 @@ WORKTREE = "WORKTREE"
 ChangeKind = Literal["added", "removed", "modified", "renamed", "unchanged"]
 
 SHALLOW_FIX = (
-    "the clone is shallow: fetch the history, e.g. `git fetch --deepen=200` or "
-    "`actions/checkout` with `fetch-depth: 0`"
+    "the clone is shallow: fetch the history, e.g. `git fetch --deepen=200` or `actions/checkout` with `fetch-depth: 0`"
 )
 DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "origin/main", "origin/master", "main", "master")
 
@@ -124,7 +123,9 @@ class Repository:
         """Return the full commit id of `ref`, or raise with the reason and the fix."""
         check_ref_is_safe(ref)
         try:
-            return self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").decode().strip()
+            return (
+                self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").decode().strip()
+            )
         except _GitFailed:
             pass
         if ref == "HEAD" and not self.has_commits():

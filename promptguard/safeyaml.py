@@ -129,7 +129,9 @@ def _load_pure(text: str, path: str) -> Any:
     try:
         return loader.get_single_data()
     except _LimitExceeded as error:
-        raise PromptFormatError(str(error), location=f"{path}:{error.line}", fix="remove the aliases or nesting") from error
+        raise PromptFormatError(
+            str(error), location=f"{path}:{error.line}", fix="remove the aliases or nesting"
+        ) from error
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
         location = f"{path}:{line}" if line else path

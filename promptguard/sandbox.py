@@ -42,7 +42,9 @@ class RenderBudgetExceeded(BaseException):
 
 def _too_large(size: int, what: str) -> None:
     if size > MAX_RENDER_CHARS:
-        raise RenderBudgetExceeded(f"{what} would produce {size:,} characters or items, over the limit of {MAX_RENDER_CHARS:,}")
+        raise RenderBudgetExceeded(
+            f"{what} would produce {size:,} characters or items, over the limit of {MAX_RENDER_CHARS:,}"
+        )
 
 
 def _check_repeat(left: Any, right: Any) -> None:
@@ -57,7 +59,9 @@ def _check_power(base: Any, exponent: Any) -> None:
     if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
         bits = abs(base).bit_length() * exponent
         if bits > MAX_POWER_BITS:
-            raise RenderBudgetExceeded(f"the power {base} ** {exponent} has about {bits:,} bits, over {MAX_POWER_BITS:,}")
+            raise RenderBudgetExceeded(
+                f"the power {base} ** {exponent} has about {bits:,} bits, over {MAX_POWER_BITS:,}"
+            )
 
 
 def _check_format_string(text: Any) -> None:
@@ -214,9 +218,7 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         """Parse a template and route the iterable of every `{% for %}` through `iterate_with_deadline`."""
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
-            guard = nodes.Call(
-                nodes.EnvironmentAttribute("iterate_with_deadline"), [loop.iter], [], None, None
-            )
+            guard = nodes.Call(nodes.EnvironmentAttribute("iterate_with_deadline"), [loop.iter], [], None, None)
             loop.iter = guard.set_lineno(loop.iter.lineno).set_environment(self)
         return tree
 
@@ -230,7 +232,7 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
             _check_format_string(left)
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         __self.check_deadline()
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)

@@ -222,9 +222,7 @@ def replay_prompt(
         if fixtures:
             other_paths = _files_matching(files, config_relative(config, fixtures, label))
             if other_paths:
-                other, _ = _replay_files(
-                    repository, revision, files, other_paths, validator, None, tokenizer, strict
-                )
+                other, _ = _replay_files(repository, revision, files, other_paths, validator, None, tokenizer, strict)
                 if other.attempts:
                     estimate = costmodel.estimate_failure_rate(other.failures, other.attempts)
                     return _ReplaySource(estimate.rate, f"{other.attempts} fixtures")
@@ -275,9 +273,7 @@ def _cost(
         primary = _ReplaySource(Decimal(0), "assumed 0")
         low, high = Decimal(0), Decimal(1)
 
-    def build_routes(
-        max_retries: int, weights: Mapping[str, Decimal] | None = None
-    ) -> list[costmodel.WeightedRoute]:
+    def build_routes(max_retries: int, weights: Mapping[str, Decimal] | None = None) -> list[costmodel.WeightedRoute]:
         fallback = None
         if spec.fallback_model and fallback_rate is not None:
             fallback = costmodel.RouteInput(
@@ -322,9 +318,7 @@ def _cost(
                 location=config.source,
                 fix="name models listed in this prompt's routing",
             )
-        applied = costmodel.apply_scenario(
-            routes, costmodel.Scenario(scenario.name, None, {}, failure_rates)
-        )
+        applied = costmodel.apply_scenario(routes, costmodel.Scenario(scenario.name, None, {}, failure_rates))
         scenario_figures.append(_figures(scenario.name, costmodel.estimate_traffic(applied, requests)))
 
     spend_per_request = _mean(baseline_routes, lambda route: route.spend_per_request)
@@ -383,9 +377,7 @@ def _figures(name: str, estimate: costmodel.TrafficEstimate) -> ScenarioFigures:
     )
 
 
-def _mean(
-    routes: list[costmodel.WeightedRoute], figure: Callable[[costmodel.CostEstimate], Decimal]
-) -> Decimal:
+def _mean(routes: list[costmodel.WeightedRoute], figure: Callable[[costmodel.CostEstimate], Decimal]) -> Decimal:
     """Return a per-request figure averaged over routes by their traffic weights."""
     total = sum((weighted.weight for weighted in routes), Decimal(0))
     return sum(

@@ -123,13 +123,10 @@ class TokenCache:
         try:
             for start in range(0, len(wanted), _QUERY_CHUNK):
                 chunk = wanted[start : start + _QUERY_CHUNK]
-                conditions = " OR ".join(
-                    "(blob = ? AND encoding = ? AND settings = ?)" for _ in chunk
-                )
+                conditions = " OR ".join("(blob = ? AND encoding = ? AND settings = ?)" for _ in chunk)
                 parameters = [value for key in chunk for value in key]
                 rows = self._connection.execute(
-                    "SELECT blob, encoding, settings, input_tokens FROM token_counts"
-                    f" WHERE {conditions}",
+                    f"SELECT blob, encoding, settings, input_tokens FROM token_counts WHERE {conditions}",
                     parameters,
                 ).fetchall()
                 for blob, encoding, settings, input_tokens in rows:
@@ -151,8 +148,7 @@ class TokenCache:
         try:
             with _Transaction(self._connection):
                 self._connection.executemany(
-                    "INSERT OR REPLACE INTO token_counts (blob, encoding, settings, input_tokens)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO token_counts (blob, encoding, settings, input_tokens) VALUES (?, ?, ?, ?)",
                     [(*key, count) for key, count in counts.items()],
                 )
                 # INSERT OR REPLACE gives a rewritten row a new rowid,

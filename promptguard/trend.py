@@ -37,9 +37,7 @@ def prompt_trends(
     from promptguard.tokencache import TokenCache
 
     end = result.head.commit or "HEAD"
-    paths = tuple(
-        prompt.path for prompt in result.prompts if prompt.change != "unchanged" and prompt.head is not None
-    )
+    paths = tuple(prompt.path for prompt in result.prompts if prompt.change != "unchanged" and prompt.head is not None)
     if not paths:
         return {}
     cache = TokenCache.open_default()

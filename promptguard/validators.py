@@ -192,9 +192,7 @@ class OutputValidator:
                 document = json.loads(output)
             except json.JSONDecodeError as error:
                 # The position is left out so that equal failures count as one description.
-                return FailureReason.of(
-                    FailureCategory.JSON, f"output is not valid JSON ({error.msg})"
-                )
+                return FailureReason.of(FailureCategory.JSON, f"output is not valid JSON ({error.msg})")
             schema_failure = self._schema_failure(document)
             if schema_failure is not None:
                 return schema_failure
@@ -210,9 +208,7 @@ class OutputValidator:
             error = best_match(self._schema_validator.iter_errors(document))
         except Unresolvable:
             rejected = self._offline.rejected
-            raise self._remote_ref_error(
-                rejected[0] if rejected else "an unresolvable $ref"
-            ) from None
+            raise self._remote_ref_error(rejected[0] if rejected else "an unresolvable $ref") from None
         if error is None:
             return None
         return FailureReason.of(FailureCategory.SCHEMA, describe_schema_error(error))
@@ -242,9 +238,7 @@ def _completion_failure(attempt: Attempt) -> FailureReason | None:
     if attempt.finish_reason == CONTENT_FILTER:
         return FailureReason.of(FailureCategory.REFUSAL, "the content filter stopped the output")
     if attempt.finish_reason == LENGTH:
-        return FailureReason.of(
-            FailureCategory.TRUNCATED, "output stopped at the maximum output tokens"
-        )
+        return FailureReason.of(FailureCategory.TRUNCATED, "output stopped at the maximum output tokens")
     if not (attempt.output or "").strip() and attempt.tool_calls == 0:
         return FailureReason.of(FailureCategory.EMPTY, "output is empty")
     return None

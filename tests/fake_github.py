@@ -54,9 +54,7 @@ class FakeGitHub:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def start(self) -> FakeGitHub:
         self._thread.start()
@@ -87,9 +85,7 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        self.failures.append(
-            QueuedFailure(method, status, body or {"message": "fake failure"}, headers or {}, times)
-        )
+        self.failures.append(QueuedFailure(method, status, body or {"message": "fake failure"}, headers or {}, times))
 
     def requests_for(self, method: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.method == method]
@@ -108,9 +104,7 @@ class FakeGitHub:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _send(
-                self, status: int, payload: Any = None, headers: dict[str, str] | None = None
-            ) -> None:
+            def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -123,17 +117,13 @@ class FakeGitHub:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
-                fake.requests.append(
-                    RecordedRequest(method, self.path, dict(self.headers.items()), raw)
-                )
+                fake.requests.append(RecordedRequest(method, self.path, dict(self.headers.items()), raw))
 
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
                     self._send(401, {"message": "Bad credentials"})
                     return
                 if fake.redirect_to is not None:
-                    self._send(
-                        301, {"message": "Moved Permanently"}, {"Location": fake.redirect_to}
-                    )
+                    self._send(301, {"message": "Moved Permanently"}, {"Location": fake.redirect_to})
                     return
                 failure = fake._take_failure(method)
                 if failure is not None:
@@ -161,9 +151,7 @@ class FakeGitHub:
                 chunk = ordered[start : start + fake.page_size]
                 headers = {}
                 if start + fake.page_size < len(ordered):
-                    next_url = (
-                        fake.next_link_override or f"{fake.url}{path}?per_page=100&page={page + 1}"
-                    )
+                    next_url = fake.next_link_override or f"{fake.url}{path}?per_page=100&page={page + 1}"
                     last = (len(ordered) - 1) // fake.page_size + 1
                     last_url = f"{fake.url}{path}?per_page=100&page={last}"
                     headers["Link"] = f'<{next_url}>; rel="next", <{last_url}>; rel="last"'
@@ -176,9 +164,7 @@ class FakeGitHub:
                         422,
                         {
                             "message": "Validation Failed",
-                            "errors": [
-                                {"message": "body is too long (maximum is 65536 characters)"}
-                            ],
+                            "errors": [{"message": "body is too long (maximum is 65536 characters)"}],
                         },
                     )
                     return
@@ -203,11 +189,7 @@ class FakeGitHub:
                 elif not any(comment["node_id"] == node_id for comment in fake.comments.values()):
                     self._send(
                         200,
-                        {
-                            "errors": [
-                                {"message": f"Could not resolve to a node with the id '{node_id}'"}
-                            ]
-                        },
+                        {"errors": [{"message": f"Could not resolve to a node with the id '{node_id}'"}]},
                     )
                 else:
                     fake.minimized.add(node_id)

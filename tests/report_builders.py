@@ -16,11 +16,7 @@ import jsonschema
 
 
 def load_report_schema() -> dict[str, Any]:
-    text = (
-        resources.files("promptguard")
-        .joinpath("schemas/report.schema.json")
-        .read_text(encoding="utf-8")
-    )
+    text = resources.files("promptguard").joinpath("schemas/report.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -74,9 +70,7 @@ def prompt(
     }
 
 
-def hunk(
-    base_start: int, base_end: int, head_start: int, head_end: int, token_delta: int
-) -> dict[str, int]:
+def hunk(base_start: int, base_end: int, head_start: int, head_end: int, token_delta: int) -> dict[str, int]:
     return {
         "base_start": base_start,
         "base_end": base_end,
@@ -86,9 +80,7 @@ def hunk(
     }
 
 
-def budget(
-    name: str, prompt_path: str | None, level: str, limit: str, actual: str, message: str
-) -> dict[str, Any]:
+def budget(name: str, prompt_path: str | None, level: str, limit: str, actual: str, message: str) -> dict[str, Any]:
     return {
         "budget": name,
         "prompt": prompt_path,
@@ -207,9 +199,7 @@ def warn_report() -> dict[str, Any]:
         prompts,
         budgets,
         totals=(800, "27.00", 2828, "483.90", "456.90"),
-        warnings=[
-            "prompts/support/reply.prompty: no fixture found, output tokens are the default"
-        ],
+        warnings=["prompts/support/reply.prompty: no fixture found, output tokens are the default"],
     )
 
 

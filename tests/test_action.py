@@ -31,9 +31,7 @@ def git(cwd: Path, *args: str) -> str:
         GIT_COMMITTER_NAME="t",
         GIT_COMMITTER_EMAIL="t@example.com",
     )
-    completed = subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=environment
-    )
+    completed = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=environment)
     return completed.stdout.strip()
 
 

@@ -35,9 +35,7 @@ def write_report(tmp_path: Path, document: dict[str, Any]) -> Path:
 def with_violations(count: int, level: str) -> dict[str, Any]:
     document = copy.deepcopy(fail_report())
     extra = [
-        budget(
-            "max_input_tokens", f"prompts/p{index}.j2", level, "10", "20", f"prompt {index} over"
-        )
+        budget("max_input_tokens", f"prompts/p{index}.j2", level, "10", "20", f"prompt {index} over")
         for index in range(count)
     ]
     document["budgets"] = extra
@@ -72,9 +70,7 @@ def test_escape_property(text: str, expected: str) -> None:
 
 
 def test_workflow_command_escapes_both_parts() -> None:
-    line = workflow_command(
-        "error", "cost up 50%\nsee summary", {"file": "p,1:2.j2", "title": "a: b"}
-    )
+    line = workflow_command("error", "cost up 50%\nsee summary", {"file": "p,1:2.j2", "title": "a: b"})
 
     assert line == "::error file=p%2C1%3A2.j2,title=a%3A b::cost up 50%25%0Asee summary"
 
@@ -127,8 +123,7 @@ def test_annotations_capped_per_level() -> None:
     assert sum(line.startswith("::error ") for line in lines) == 10
     assert sum(line.startswith("::warning ") for line in lines) == 10
     assert lines[-1] == (
-        "::notice title=promptguard::3 more budget errors and 1 more budget warning"
-        " are in the job summary"
+        "::notice title=promptguard::3 more budget errors and 1 more budget warning are in the job summary"
     )
     assert len(lines) == 21
 
@@ -136,9 +131,7 @@ def test_annotations_capped_per_level() -> None:
 # The command, with the GitHub Actions files.
 
 
-def test_command_prints_annotations(
-    clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_command_prints_annotations(clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = write_report(tmp_path, fail_report())
 
     exit_code = run_cli(["annotate", "--report", str(report)])
@@ -195,18 +188,14 @@ def test_unwritable_output_is_input_error(
     assert "cannot append to GITHUB_OUTPUT file" in capsys.readouterr().err
 
 
-def test_missing_report_is_input_error(
-    clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_report_is_input_error(clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     exit_code = run_cli(["annotate", "--report", str(tmp_path / "nope.json")])
 
     assert exit_code == 2
     assert "not found" in capsys.readouterr().err
 
 
-def test_newer_report_version_is_rejected(
-    clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_newer_report_version_is_rejected(clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = pass_report()
     document["version"] = 2
     report = write_report(tmp_path, document)

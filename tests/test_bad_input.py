@@ -143,9 +143,7 @@ def test_shallow_clone_names_the_fix(committed: GitRepo, run_cli: Any, tmp_path:
         committed.write("prompts/a.md", f"version {index}\n")
         committed.commit(f"change {index}")
     clone = tmp_path / "shallow"
-    subprocess.run(
-        ["git", "clone", "--quiet", "--depth=1", f"file://{committed.root}", str(clone)], check=True
-    )
+    subprocess.run(["git", "clone", "--quiet", "--depth=1", f"file://{committed.root}", str(clone)], check=True)
     result = run_cli(["check", "--base", "HEAD~2"], clone)
     assert_clean_error(result, "shallow", "fetch-depth: 0", "git fetch --deepen")
 

@@ -28,10 +28,7 @@ def test_longer_prompt_monthly_cost() -> None:
     before = RouteInput(cost_per_attempt=900 * price_per_token, failure_rate=D(0))
     after = RouteInput(cost_per_attempt=1450 * price_per_token, failure_rate=D(0))
 
-    increase = (
-        estimate_monthly(after, 7_500_000).monthly_cost
-        - estimate_monthly(before, 7_500_000).monthly_cost
-    )
+    increase = estimate_monthly(after, 7_500_000).monthly_cost - estimate_monthly(before, 7_500_000).monthly_cost
 
     assert increase == D("49500")
 
@@ -175,9 +172,7 @@ retries = st.integers(min_value=0, max_value=5)
 
 
 @given(costs, costs, rates, retries)
-def test_cost_per_success_monotonic_in_cost(
-    cost_a: Decimal, cost_b: Decimal, rate: Decimal, max_retries: int
-) -> None:
+def test_cost_per_success_monotonic_in_cost(cost_a: Decimal, cost_b: Decimal, rate: Decimal, max_retries: int) -> None:
     low, high = sorted([cost_a, cost_b])
     cheaper = estimate_route(RouteInput(low, rate, max_retries)).cost_per_success
     dearer = estimate_route(RouteInput(high, rate, max_retries)).cost_per_success
@@ -211,9 +206,7 @@ def test_cost_per_success_monotonic_in_failure_rate(
     ),
     st.integers(min_value=0, max_value=100_000_000),
 )
-def test_totals_equal_sum_of_parts(
-    route_fields: list[tuple[Decimal, Decimal, Decimal, int]], requests: int
-) -> None:
+def test_totals_equal_sum_of_parts(route_fields: list[tuple[Decimal, Decimal, Decimal, int]], requests: int) -> None:
     routes = [
         WeightedRoute(f"route-{number}", weight, RouteInput(cost, rate, max_retries))
         for number, (weight, cost, rate, max_retries) in enumerate(route_fields)

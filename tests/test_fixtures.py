@@ -104,9 +104,7 @@ REAL_CASSETTE_FIGURES = {
 
 @needs_real_cassettes
 def test_real_cassettes_all_listed() -> None:
-    found = {
-        path.relative_to(REAL_CASSETTES).as_posix() for path in REAL_CASSETTES.glob("*/*.yaml")
-    }
+    found = {path.relative_to(REAL_CASSETTES).as_posix() for path in REAL_CASSETTES.glob("*/*.yaml")}
     assert found == set(REAL_CASSETTE_FIGURES)
 
 

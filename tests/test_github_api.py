@@ -46,9 +46,7 @@ def client(fake: FakeGitHub, sleeps: list[float]) -> GitHubClient:
 
 
 @pytest.fixture
-def actions_env(
-    fake: FakeGitHub, sleeps: list[float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def actions_env(fake: FakeGitHub, sleeps: list[float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Set the environment of a pull_request job on PR 7; return the event payload path."""
     for name in (
         "http_proxy",
@@ -150,9 +148,7 @@ def test_retry_after_502(fake: FakeGitHub, client: GitHubClient, sleeps: list[fl
     assert sleeps == [1.0]
 
 
-def test_backoff_doubles_on_repeated_5xx(
-    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
-) -> None:
+def test_backoff_doubles_on_repeated_5xx(fake: FakeGitHub, client: GitHubClient, sleeps: list[float]) -> None:
     fake.fail_next("GET", 503, times=3)
 
     client.list_issue_comments(REPOSITORY, 7)
@@ -160,9 +156,7 @@ def test_backoff_doubles_on_repeated_5xx(
     assert sleeps == [1.0, 2.0, 4.0]
 
 
-def test_429_honours_retry_after(
-    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
-) -> None:
+def test_429_honours_retry_after(fake: FakeGitHub, client: GitHubClient, sleeps: list[float]) -> None:
     fake.fail_next("POST", 429, {"message": "Too Many Requests"}, {"Retry-After": "7"})
 
     client.create_issue_comment(REPOSITORY, 7, "hello")
@@ -170,9 +164,7 @@ def test_429_honours_retry_after(
     assert sleeps == [7.0]
 
 
-def test_secondary_rate_limit_is_retried(
-    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
-) -> None:
+def test_secondary_rate_limit_is_retried(fake: FakeGitHub, client: GitHubClient, sleeps: list[float]) -> None:
     body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
     fake.fail_next("POST", 403, body)
     fake.fail_next("PATCH", 403, {"message": "Forbidden"}, {"Retry-After": "30"})
@@ -192,9 +184,7 @@ def test_retry_after_is_capped(fake: FakeGitHub, sleeps: list[float]) -> None:
     assert sleeps == [60.0]
 
 
-def test_permission_403_is_not_retried(
-    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
-) -> None:
+def test_permission_403_is_not_retried(fake: FakeGitHub, client: GitHubClient, sleeps: list[float]) -> None:
     fake.fail_next("POST", 403, {"message": "Resource not accessible by integration"})
 
     with pytest.raises(GitHubError, match="Resource not accessible by integration") as error:
@@ -204,9 +194,7 @@ def test_permission_403_is_not_retried(
     assert sleeps == []
 
 
-def test_gives_up_after_max_attempts(
-    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
-) -> None:
+def test_gives_up_after_max_attempts(fake: FakeGitHub, client: GitHubClient, sleeps: list[float]) -> None:
     fake.fail_next("POST", 502, times=10)
 
     with pytest.raises(GitHubError, match="after 5 attempts"):
@@ -279,9 +267,7 @@ def test_graphql_url_for_enterprise() -> None:
     assert graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
 
 
-@pytest.mark.parametrize(
-    "url", ["http://ghe.example/api/v3", "ftp://api.github.com", "api.github.com"]
-)
+@pytest.mark.parametrize("url", ["http://ghe.example/api/v3", "ftp://api.github.com", "api.github.com"])
 def test_unsafe_api_url_rejected(url: str) -> None:
     with pytest.raises(GitHubError):
         validate_api_url(url)
@@ -346,9 +332,7 @@ def test_update_finds_marker_on_third_page(fake: FakeGitHub, client: GitHubClien
         fake.add_comment(f"comment {index}")
     old = fake.add_comment(f"{MARKER}\nold report")
 
-    outcome = publish_comment(
-        client, PullRequestTarget(REPOSITORY, 7), f"{MARKER}\nnew", CommentBehavior.UPDATE
-    )
+    outcome = publish_comment(client, PullRequestTarget(REPOSITORY, 7), f"{MARKER}\nnew", CommentBehavior.UPDATE)
 
     assert outcome.comment_id == old["id"]
     assert fake.comments[old["id"]]["body"] == f"{MARKER}\nnew"
@@ -357,9 +341,7 @@ def test_update_finds_marker_on_third_page(fake: FakeGitHub, client: GitHubClien
 def test_update_same_body_sends_no_write(fake: FakeGitHub, client: GitHubClient) -> None:
     fake.add_comment(f"{MARKER}\nsame")
 
-    outcome = publish_comment(
-        client, PullRequestTarget(REPOSITORY, 7), f"{MARKER}\nsame", CommentBehavior.UPDATE
-    )
+    outcome = publish_comment(client, PullRequestTarget(REPOSITORY, 7), f"{MARKER}\nsame", CommentBehavior.UPDATE)
 
     assert outcome.action == "unchanged"
     assert fake.requests_for("PATCH") == []
@@ -422,9 +404,7 @@ def test_failed_delete_still_creates(fake: FakeGitHub, client: GitHubClient) -> 
 
 
 def test_body_over_limit_is_truncated(fake: FakeGitHub, client: GitHubClient) -> None:
-    body = build_comment_body(
-        with_many_prompts(fail_report(), 3000), full_report_hint="the job log"
-    )
+    body = build_comment_body(with_many_prompts(fail_report(), 3000), full_report_hint="the job log")
     assert len(body) <= 65_536
 
     outcome = publish_comment(client, PullRequestTarget(REPOSITORY, 7), body)
@@ -538,9 +518,7 @@ def test_missing_token_is_input_error(
     assert "GITHUB_TOKEN is not set" in capsys.readouterr().err
 
 
-def test_invalid_report_is_input_error(
-    actions_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_invalid_report_is_input_error(actions_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = pass_report()
     del document["totals"]
     report = write_report(tmp_path, document)

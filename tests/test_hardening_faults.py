@@ -164,9 +164,7 @@ def test_api_timeout_retried_then_raises() -> None:
     assert sleeps == [1.0, 2.0]
 
 
-def test_comment_disconnects_warn_and_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
-) -> None:
+def test_comment_disconnects_warn_and_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> None:
     # A server that closes every connection at once: retried, then a warning and exit 0.
     closing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     closing.bind(("127.0.0.1", 0))
@@ -229,7 +227,9 @@ def _history(run_cli: Any, repo: GitRepo) -> str:
     return str(result.stdout)
 
 
-def test_corrupt_cache_same_figures(history_repo: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_corrupt_cache_same_figures(
+    history_repo: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PROMPTGUARD_CACHE_DIR", str(tmp_path / "fresh"))
     expected = _history(run_cli, history_repo)
     corrupt = tmp_path / "corrupt"
@@ -239,7 +239,9 @@ def test_corrupt_cache_same_figures(history_repo: GitRepo, run_cli: Any, monkeyp
     assert _history(run_cli, history_repo) == expected
 
 
-def test_unwritable_cache_same_figures(history_repo: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_unwritable_cache_same_figures(
+    history_repo: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PROMPTGUARD_CACHE_DIR", str(tmp_path / "fresh"))
     expected = _history(run_cli, history_repo)
     blocker = tmp_path / "a-file"
@@ -252,11 +254,13 @@ def test_shared_cache_two_processes(history_repo: GitRepo, tmp_path: Path) -> No
     environment = {**os.environ, "PROMPTGUARD_CACHE_DIR": str(tmp_path / "shared")}
     command = [sys.executable, "-m", "promptguard", "history", "--format", "json"]
     runs = [
-        subprocess.Popen(command, cwd=history_repo.root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command, cwd=history_repo.root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=120) for run in runs]
-    for run, (stdout, stderr) in zip(runs, outputs, strict=True):
+    for run, (_stdout, stderr) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, stderr.decode()
     assert outputs[0][0] == outputs[1][0]
     again = subprocess.run(command, cwd=history_repo.root, env=environment, capture_output=True, check=True)
@@ -275,9 +279,7 @@ def test_shared_cache_two_processes(history_repo: GitRepo, tmp_path: Path) -> No
     ],
     ids=["negative", "absurd", "fractional"],
 )
-def test_impossible_fixture_skipped(
-    committed: GitRepo, run_cli: Any, usage: dict[str, Any], reason: str
-) -> None:
+def test_impossible_fixture_skipped(committed: GitRepo, run_cli: Any, usage: dict[str, Any], reason: str) -> None:
     good = {"output": "fine", "usage": {"input_tokens": 40, "output_tokens": 10}}
     bad = {"output": "fine", "usage": usage}
     committed.write("f.jsonl", f"{json.dumps(good)}\n{json.dumps(bad)}\n")
@@ -306,7 +308,19 @@ def test_check_without_network(committed: GitRepo, run_cli: Any) -> None:
     committed.write("prompts/a.md", "A longer prompt now, with more words in it.\n")
     in_process = run_cli(["check", "--base", "HEAD", "--worktree", "--format", "json"], committed.root)
     isolated = subprocess.run(
-        ["unshare", "--net", sys.executable, "-m", "promptguard", "check", "--base", "HEAD", "--worktree", "--format", "json"],
+        [
+            "unshare",
+            "--net",
+            sys.executable,
+            "-m",
+            "promptguard",
+            "check",
+            "--base",
+            "HEAD",
+            "--worktree",
+            "--format",
+            "json",
+        ],
         cwd=committed.root,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
@@ -316,4 +330,3 @@ def test_check_without_network(committed: GitRepo, run_cli: Any) -> None:
     )
     assert isolated.returncode == 0, isolated.stderr
     assert json.loads(isolated.stdout)["prompts"] == json.loads(in_process.stdout)["prompts"]
-

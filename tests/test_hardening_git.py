@@ -70,7 +70,9 @@ def test_merge_commit_as_base(committed: GitRepo, run_cli: Any, reference_encodi
     document = check_json(run_cli, committed.root, "--base", "HEAD~1")
     entry = prompt_entry(document, "prompts/side.md")
     assert entry["change"] == "modified"
-    assert entry["head"]["input_tokens"] == tokens(reference_encoding, "From the side branch, edited after the merge.\n")
+    assert entry["head"]["input_tokens"] == tokens(
+        reference_encoding, "From the side branch, edited after the merge.\n"
+    )
     assert prompt_entry(document, "prompts/main.md")["change"] == "unchanged"
 
 
@@ -104,7 +106,9 @@ def test_submodule_not_read(committed: GitRepo, run_cli: Any, reference_encoding
     library = GitRepo(tmp_path / "library")
     library.write("prompts/inner.md", "Inside the submodule.\n")
     library.commit("library")
-    committed.git("-c", "protocol.file.allow=always", "submodule", "--quiet", "add", str(library.root), "vendor/library")
+    committed.git(
+        "-c", "protocol.file.allow=always", "submodule", "--quiet", "add", str(library.root), "vendor/library"
+    )
     committed.write("prompts/a.md", "Parent prompt changed.\n")
     committed.commit("add submodule")
     for args in (("--base", "HEAD~1"), ("--worktree",), ("--staged",)):
@@ -127,9 +131,7 @@ exec "{python}" -m promptguard check --staged --format json --output "{output}"
 """
 
 
-def test_partial_commit_hook_sees_temporary_index(
-    committed: GitRepo, reference_encoding: Any, tmp_path: Path
-) -> None:
+def test_partial_commit_hook_sees_temporary_index(committed: GitRepo, reference_encoding: Any, tmp_path: Path) -> None:
     # `git commit -- PATH` builds a temporary index of HEAD plus PATH, and points
     # GIT_INDEX_FILE at it for hooks; --staged must count exactly that.
     committed.write("prompts/b.md", "B at base.\n")
@@ -162,7 +164,9 @@ def test_partial_commit_hook_sees_temporary_index(
     assert entry_b["head"]["input_tokens"] == tokens(reference_encoding, "B at base.\n")
 
 
-def test_git_dir_set_from_subdirectory(committed: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, reference_encoding: Any) -> None:
+def test_git_dir_set_from_subdirectory(
+    committed: GitRepo, run_cli: Any, monkeypatch: pytest.MonkeyPatch, reference_encoding: Any
+) -> None:
     # Hooks run with GIT_DIR set and the work tree as the current directory.
     committed.write("prompts/a.md", "Staged under GIT_DIR.\n")
     committed.git("add", "prompts/a.md")

@@ -144,7 +144,10 @@ def test_silent_loops_hit_deadline(template: str, monkeypatch: pytest.MonkeyPatc
     ("template", "expected"),
     [
         ("{% set ns = namespace(n=0) %}{% for x in [1, 2] %}{% set ns.n = ns.n + x %}{% endfor %}{{ ns.n }}", "3"),
-        ("{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{% set j = joiner('+') %}{{ j() }}x{{ j() }}y", "abx+y"),
+        (
+            "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{% set j = joiner('+') %}{{ j() }}x{{ j() }}y",
+            "abx+y",
+        ),
         ("{{ '%05d'|format(7) }} {{ '-' * 3 }} {{ 2 ** 10 }} {{ 'ab'|center(4) }}", "00007 --- 1024  ab "),
         ("{{ 'Call 5551234567 about %s' % 'it' }}", "Call 5551234567 about it"),
         ("{% for a in 'ab' %}{{ loop.index }}/{{ loop.length }}{% else %}none{% endfor %}", "1/22/2"),
@@ -180,7 +183,15 @@ def test_sandbox_error_names_file_in_cli(committed: GitRepo, run_cli: Any) -> No
             ("output_schema '../../etc/passwd' points outside",),
         ),
     ],
-    ids=["dotdot", "absolute", "dotdot_inside_glob", "windows_absolute", "fixtures_dotdot", "fixtures_absolute", "schema_dotdot"],
+    ids=[
+        "dotdot",
+        "absolute",
+        "dotdot_inside_glob",
+        "windows_absolute",
+        "fixtures_dotdot",
+        "fixtures_absolute",
+        "schema_dotdot",
+    ],
 )
 def test_config_paths_contained(committed: GitRepo, run_cli: Any, entry: str, fragments: tuple[str, ...]) -> None:
     committed.write("f.jsonl", '{"output": "ok", "usage": {"input_tokens": 5, "output_tokens": 2}}\n')
@@ -260,6 +271,7 @@ def test_schema_file_refs_rejected(committed: GitRepo, run_cli: Any, reference: 
 
 # YAML limits.
 
+
 def alias_bomb(indent: str = "") -> str:
     """Return YAML of 81 aliases in 9 levels: 9**9 items once expanded, shared in memory until printed."""
     lines = [f"{indent}a: &a [x, x, x, x, x, x, x, x, x]"]
@@ -328,8 +340,16 @@ def test_yaml_over_size_limit() -> None:
         ("n.md", b"text\x00more", ("prompts/n.md", "NUL bytes")),
     ],
     ids=[
-        "json_syntax", "json_empty", "yaml_empty", "role_not_string", "content_not_string",
-        "yaml_invalid_utf8", "encoded_surrogate", "prompty_front_matter", "prompty_unclosed", "nul_byte",
+        "json_syntax",
+        "json_empty",
+        "yaml_empty",
+        "role_not_string",
+        "content_not_string",
+        "yaml_invalid_utf8",
+        "encoded_surrogate",
+        "prompty_front_matter",
+        "prompty_unclosed",
+        "nul_byte",
     ],
 )
 def test_broken_prompt_file(
@@ -380,11 +400,23 @@ def test_lone_surrogate_escape_counted(committed: GitRepo, run_cli: Any, referen
         (b'prompts = "prompts/*"\n', ("promptguard.toml:1", '"prompts/*"', "prompts", "expected array")),
         (b'[[prompts]]\nmodel = "gpt-4o"\n', ("promptguard.toml", "'path' is a required property", "add the key")),
         (b'variables = { s = "\\ud800" }\n', ("promptguard.toml:1", "invalid TOML")),
-        (b'requests_per_month = -5\n', ("promptguard.toml:1", "-5", "requests_per_month")),
+        (b"requests_per_month = -5\n", ("promptguard.toml:1", "-5", "requests_per_month")),
         (b'[pricing."my-model"]\ninput_per_million = 1.0\n', ("promptguard.toml", "output_per_million", "add the key")),
-        (b'model = "gpt-4o"\nfallback_model = "gpt-4o-mni"\n[[prompts]]\npath = "prompts/*"\nfixtures = "f.jsonl"\n', ("unknown model 'gpt-4o-mni'",)),
+        (
+            b'model = "gpt-4o"\nfallback_model = "gpt-4o-mni"\n[[prompts]]\npath = "prompts/*"\nfixtures = "f.jsonl"\n',
+            ("unknown model 'gpt-4o-mni'",),
+        ),
     ],
-    ids=["nul", "invalid_utf8", "prompts_not_array", "prompt_without_path", "surrogate_escape", "negative_traffic", "price_missing_rate", "unknown_fallback"],
+    ids=[
+        "nul",
+        "invalid_utf8",
+        "prompts_not_array",
+        "prompt_without_path",
+        "surrogate_escape",
+        "negative_traffic",
+        "price_missing_rate",
+        "unknown_fallback",
+    ],
 )
 def test_broken_config(committed: GitRepo, run_cli: Any, content: bytes, fragments: tuple[str, ...]) -> None:
     committed.write("f.jsonl", '{"output": "ok", "usage": {"input_tokens": 5, "output_tokens": 2}}\n')
@@ -450,8 +482,14 @@ def test_file_names_starting_with_dash(committed: GitRepo, run_cli: Any, referen
     result = run_cli(["check", "--base", "HEAD~1", "--format", "json"], committed.root)
     document = json_report(result)
     encode = reference_encoding("o200k_base").encode
-    assert prompt_entry(document, "prompts/--upload-pack=touch pwned.md")["head"]["input_tokens"] == len(encode("Dash one.")) + 6
-    assert prompt_entry(document, "prompts/-c core.sshCommand=x.md")["head"]["input_tokens"] == len(encode("Dash two.")) + 6
+    assert (
+        prompt_entry(document, "prompts/--upload-pack=touch pwned.md")["head"]["input_tokens"]
+        == len(encode("Dash one.")) + 6
+    )
+    assert (
+        prompt_entry(document, "prompts/-c core.sshCommand=x.md")["head"]["input_tokens"]
+        == len(encode("Dash two.")) + 6
+    )
     assert not (committed.root / "pwned").exists()
 
 

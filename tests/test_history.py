@@ -84,18 +84,12 @@ def history_repo(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     commits = {"first": commit_at(repo, monkeypatch, "2025-01-10T09:00:00+00:00", "Add drafts")}
     # drafts/ matches no glob, so only a whole-tree rename search finds this move.
     move(repo, "drafts/support.txt", "prompts/support.txt")
-    commits["move"] = commit_at(
-        repo, monkeypatch, "2025-02-10T09:00:00+00:00", "Move support prompt"
-    )
+    commits["move"] = commit_at(repo, monkeypatch, "2025-02-10T09:00:00+00:00", "Move support prompt")
     repo.write("prompts/support.txt", TEXT_V2)
-    commits["grow"] = commit_at(
-        repo, monkeypatch, "2025-03-10T09:00:00+00:00", "Forbid refund promises"
-    )
+    commits["grow"] = commit_at(repo, monkeypatch, "2025-03-10T09:00:00+00:00", "Forbid refund promises")
     move(repo, "templates/router.jinja2", "templates/router.prompty")
     repo.write("templates/router.prompty", PROMPTY)
-    commits["prompty"] = commit_at(
-        repo, monkeypatch, "2025-04-10T09:00:00+00:00", "Convert router to Prompty"
-    )
+    commits["prompty"] = commit_at(repo, monkeypatch, "2025-04-10T09:00:00+00:00", "Convert router to Prompty")
     return commits
 
 
@@ -103,16 +97,12 @@ def history(repo: GitRepo, cache: TokenCache | None = None, **options: Any) -> H
     repository = Repository(repo.root)
     try:
         config = load_config(repository.root)
-        return run_history(
-            repository, config, HistoryOptions(**options), cache or TokenCache.disabled()
-        )
+        return run_history(repository, config, HistoryOptions(**options), cache or TokenCache.disabled())
     finally:
         repository.close()
 
 
-def test_rename_from_outside_globs(
-    repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any
-) -> None:
+def test_rename_from_outside_globs(repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any) -> None:
     encoding = reference_encoding("o200k_base")
     result = history(repo, prompts=("prompts/support.txt",))
 
@@ -139,9 +129,7 @@ def test_rename_from_outside_globs(
     assert points[-1].author == "Test Author"
 
 
-def test_format_change_jinja2_to_prompty(
-    repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any
-) -> None:
+def test_format_change_jinja2_to_prompty(repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any) -> None:
     encoding = reference_encoding("o200k_base")
     result = history(repo, prompts=("templates/router.prompty",))
 
@@ -156,9 +144,7 @@ def test_format_change_jinja2_to_prompty(
     assert points[1].input_tokens == expected_tokens(encoding, prompty_body.strip())
 
 
-def test_growth_and_largest_jump(
-    repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any
-) -> None:
+def test_growth_and_largest_jump(repo: GitRepo, history_repo: dict[str, str], reference_encoding: Any) -> None:
     encoding = reference_encoding("o200k_base")
     prompt = history(repo, prompts=("prompts/support.txt",)).prompts[0]
     before, after = expected_tokens(encoding, OLD_TEXT), expected_tokens(encoding, TEXT_V2)
@@ -186,9 +172,7 @@ def test_since_date_keeps_version_in_effect(repo: GitRepo, history_repo: dict[st
 
 
 def test_since_ref_and_max_count(repo: GitRepo, history_repo: dict[str, str]) -> None:
-    since_ref = history(repo, prompts=("prompts/support.txt",), since=history_repo["move"]).prompts[
-        0
-    ]
+    since_ref = history(repo, prompts=("prompts/support.txt",), since=history_repo["move"]).prompts[0]
     last_one = history(repo, prompts=("prompts/support.txt",), max_count=1).prompts[0]
 
     assert [point.commit for point in since_ref.points] == [
@@ -285,9 +269,7 @@ def test_corrupt_cache_gives_right_figures(
     assert "token-count cache" in caplog.text
 
 
-def test_two_processes_share_cache(
-    repo: GitRepo, history_repo: dict[str, str], tmp_path: Path
-) -> None:
+def test_two_processes_share_cache(repo: GitRepo, history_repo: dict[str, str], tmp_path: Path) -> None:
     env = {**os.environ, "PROMPTGUARD_CACHE_DIR": str(tmp_path / "shared-cache")}
     command = [
         sys.executable,
@@ -299,10 +281,7 @@ def test_two_processes_share_cache(
         "--repo",
         str(repo.root),
     ]
-    runs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
-    ]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
 
     expected = json.loads(_cli_json(repo, tmp_path / "no-cache"))
@@ -315,18 +294,14 @@ def test_two_processes_share_cache(
 def _cli_json(repo: GitRepo, cache_dir: Path) -> str:
     env = {**os.environ, "PROMPTGUARD_CACHE_DIR": str(cache_dir)}
     command = [sys.executable, "-m", "promptguard", "history", "--format", "json", "--no-cache"]
-    completed = subprocess.run(
-        [*command, "--repo", str(repo.root)], env=env, capture_output=True, check=True
-    )
+    completed = subprocess.run([*command, "--repo", str(repo.root)], env=env, capture_output=True, check=True)
     return completed.stdout.decode()
 
 
 # Output formats, through the command line.
 
 
-def test_json_format(
-    repo: GitRepo, history_repo: dict[str, str], run_cli: Any, reference_encoding: Any
-) -> None:
+def test_json_format(repo: GitRepo, history_repo: dict[str, str], run_cli: Any, reference_encoding: Any) -> None:
     encoding = reference_encoding("o200k_base")
     result = run_cli(["history", "--format", "json", "prompts/support.txt"], repo.root)
 
@@ -345,9 +320,7 @@ def test_json_format(
         "cost_per_request",
     }
     assert prompt["points"][-1]["input_tokens"] == expected_tokens(encoding, TEXT_V2)
-    assert Decimal(prompt["points"][-1]["cost_per_request"]) == cost(
-        expected_tokens(encoding, TEXT_V2)
-    )
+    assert Decimal(prompt["points"][-1]["cost_per_request"]) == cost(expected_tokens(encoding, TEXT_V2))
     assert prompt["largest_jumps"][0]["commit"] == history_repo["grow"]
     assert prompt["growth_pct"] is not None
 
@@ -363,9 +336,7 @@ def test_csv_format(repo: GitRepo, history_repo: dict[str, str], run_cli: Any) -
     assert rows[-1]["path"] == "templates/router.prompty"
 
 
-def test_csv_neutralizes_formulas(
-    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, run_cli: Any
-) -> None:
+def test_csv_neutralizes_formulas(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> None:
     repo.write("promptguard.toml", CONFIG)
     repo.write("prompts/a.txt", OLD_TEXT)
     commit_at(repo, monkeypatch, "2025-01-01T00:00:00+00:00", '=HYPERLINK("http://x.invalid")')
@@ -408,9 +379,7 @@ def test_sparkline_levels() -> None:
 # Drift budgets: head against the prompt as it was window_days before head.
 
 
-def test_drift_figures_window_start(
-    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, reference_encoding: Any
-) -> None:
+def test_drift_figures_window_start(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, reference_encoding: Any) -> None:
     encoding = reference_encoding("o200k_base")
     repo.write("promptguard.toml", CONFIG)
     repo.write("drafts/a.txt", "Short.\n")
@@ -426,9 +395,7 @@ def test_drift_figures_window_start(
         config = load_config(repository.root)
         result = run_check(repository.root, config, CheckOptions(base=start), repository)
         specs = discover(repository.list_files(result.head), config).prompts
-        figures = drift_figures(
-            repository, config, result.head, result.prompts, specs, window_days=90
-        )
+        figures = drift_figures(repository, config, result.head, result.prompts, specs, window_days=90)
     finally:
         repository.close()
 
@@ -436,10 +403,7 @@ def test_drift_figures_window_start(
     before, after = expected_tokens(encoding, OLD_TEXT), expected_tokens(encoding, TEXT_V2)
     assert drift.start_commit == start
     assert drift.start_input_tokens == before
-    assert (
-        drift_figure("max_input_tokens_growth_pct", drift)
-        == (Decimal(after) - before) * 100 / before
-    )
+    assert drift_figure("max_input_tokens_growth_pct", drift) == (Decimal(after) - before) * 100 / before
     monthly_growth = (cost(after) - cost(before)) * 100 / cost(before)
     assert drift_figure("max_monthly_cost_growth_pct", drift) == monthly_growth
     assert figures.total_monthly_cost_growth_pct == monthly_growth
@@ -453,18 +417,14 @@ BUNDLE = SHARED_REAL / "fabric-prompts.bundle"
 @pytest.mark.skipif(not BUNDLE.is_file(), reason="the fabric bundle is not available")
 def test_fabric_extract_wisdom_history(tmp_path: Path, reference_encoding: Any) -> None:
     clone = tmp_path / "fabric"
-    subprocess.run(
-        ["git", "clone", "--quiet", str(BUNDLE), str(clone)], check=True, capture_output=True
-    )
+    subprocess.run(["git", "clone", "--quiet", str(BUNDLE), str(clone)], check=True, capture_output=True)
     encoding = reference_encoding("o200k_base")
     path = "data/patterns/extract_wisdom/system.md"
 
     repository = Repository(clone)
     try:
         config = load_config(repository.root, None, {"include": [path]})
-        result = run_history(
-            repository, config, HistoryOptions(prompts=(path,)), TokenCache.disabled()
-        )
+        result = run_history(repository, config, HistoryOptions(prompts=(path,)), TokenCache.disabled())
     finally:
         repository.close()
 

@@ -92,9 +92,7 @@ def test_config_without_prompts_is_valid(tmp_path: Path) -> None:
 def test_workflow_is_valid_yaml(repo: Path) -> None:
     run_cli(["init", "--repo", str(repo)])
 
-    workflow = yaml.safe_load(
-        (repo / ".github/workflows/promptguard.yml").read_text(encoding="utf-8")
-    )
+    workflow = yaml.safe_load((repo / ".github/workflows/promptguard.yml").read_text(encoding="utf-8"))
 
     assert workflow["permissions"]["pull-requests"] == "write"
     steps = workflow["jobs"]["promptguard"]["steps"]

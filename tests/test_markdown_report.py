@@ -44,9 +44,7 @@ def assert_matches_golden(name: str, text: str) -> None:
     if UPDATE_GOLDEN:
         path.write_text(text, encoding="utf-8")
     expected = path.read_text(encoding="utf-8")
-    assert text == expected, (
-        f"{name} differs; if the change is intended, rerun with PROMPTGUARD_UPDATE_GOLDEN=1"
-    )
+    assert text == expected, f"{name} differs; if the change is intended, rerun with PROMPTGUARD_UPDATE_GOLDEN=1"
 
 
 @pytest.mark.parametrize(
@@ -106,13 +104,9 @@ def hostile_report() -> dict[str, Any]:
             side(20, "0.002", "2.00"),
             model="gpt|<b>@team</b>",
         ),
-        prompt(
-            "prompts/same.prompt", "unchanged", side(5, "0.001", "1.00"), side(5, "0.001", "1.00")
-        ),
+        prompt("prompts/same.prompt", "unchanged", side(5, "0.001", "1.00"), side(5, "0.001", "1.00")),
     ]
-    budgets = [
-        budget("max|tokens", path, "fail", "15", "20", "</details> @everyone <script>x</script>")
-    ]
+    budgets = [budget("max|tokens", path, "fail", "15", "20", "</details> @everyone <script>x</script>")]
     return report(
         "fail",
         prompts,
@@ -235,11 +229,7 @@ GITHUB_COMMENT_LIMIT = 65_536
 
 
 def table_rows(markdown: str) -> int:
-    return sum(
-        1
-        for line in markdown.splitlines()
-        if line.startswith("| ") and not line.startswith("| Prompt |")
-    )
+    return sum(1 for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| Prompt |"))
 
 
 def test_large_report_fits_limit() -> None:
@@ -293,11 +283,7 @@ def test_tiny_limit_is_respected() -> None:
 def test_report_without_changes_or_budgets() -> None:
     document = report(
         "pass",
-        [
-            prompt(
-                "prompts/a.prompt", "unchanged", side(5, "0.001", "1.00"), side(5, "0.001", "1.00")
-            )
-        ],
+        [prompt("prompts/a.prompt", "unchanged", side(5, "0.001", "1.00"), side(5, "0.001", "1.00"))],
         [],
         totals=(5, "1.00", 5, "1.00", "0"),
     )

@@ -72,9 +72,7 @@ def dependency_path(tmp_path: Path) -> Path:
 
 
 def clean_environment(tmp_path: Path) -> dict[str, str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "PIP_"))
-    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "PIP_"))}
     environment.update(
         GIT_AUTHOR_NAME="t",
         GIT_AUTHOR_EMAIL="t@example.com",
@@ -120,9 +118,7 @@ def try_repo(repo: Path, environment: dict[str, str]) -> subprocess.CompletedPro
 def test_hook_fails_on_budget(tmp_path: Path) -> None:
     environment = clean_environment(tmp_path)
     repo = make_repo(tmp_path, environment, limit=20)
-    longer = (
-        "Summarize the text in three bullet points, each under twenty words, in plain English.\n"
-    )
+    longer = "Summarize the text in three bullet points, each under twenty words, in plain English.\n"
     (repo / "prompts/summarize.md").write_text(longer, encoding="utf-8")
     git(repo, environment, "add", "prompts/summarize.md")
 

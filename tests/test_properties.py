@@ -25,8 +25,24 @@ PROMPT_NAMES = ["p/a.txt", "p/a.md", "p/a.j2", "p/a.json", "p/a.yaml", "p/a.prom
 
 # Bytes that look like the formats, so examples reach the parsers and not only the decoder.
 format_fragments = st.sampled_from(
-    [b"{{ x }}", b"{% for i in range(3) %}", b"{% endfor %}", b"---\n", b"- role: system\n  content: ", b"[", b"]",
-     b'{"role": "user", "content": "', b'"}', b"&a ", b"*a ", b"\xef\xbb\xbf", b"\r\n", b"\x00", b"\xff", b"system:\n"]
+    [
+        b"{{ x }}",
+        b"{% for i in range(3) %}",
+        b"{% endfor %}",
+        b"---\n",
+        b"- role: system\n  content: ",
+        b"[",
+        b"]",
+        b'{"role": "user", "content": "',
+        b'"}',
+        b"&a ",
+        b"*a ",
+        b"\xef\xbb\xbf",
+        b"\r\n",
+        b"\x00",
+        b"\xff",
+        b"system:\n",
+    ]
 )
 prompt_bytes = st.lists(st.one_of(st.binary(max_size=40), format_fragments), max_size=12).map(b"".join)
 
@@ -43,9 +59,23 @@ def test_any_prompt_bytes_render_or_fail_cleanly(data: bytes, name: str) -> None
 
 
 config_lines = st.sampled_from(
-    ['model = "gpt-4o"', "requests_per_month = 5", "requests_per_month = -1", '[[prompts]]', 'path = "p/*"',
-     'path = "../x"', "[budgets]", "max_input_tokens = { fail = 10 }", "[pricing.m]", "input_per_million = 1.0",
-     'include = ["a", 3]', "strict = true", 'price_date = "2026-02-30"', "variables = { a = 1 }", "= broken"]
+    [
+        'model = "gpt-4o"',
+        "requests_per_month = 5",
+        "requests_per_month = -1",
+        "[[prompts]]",
+        'path = "p/*"',
+        'path = "../x"',
+        "[budgets]",
+        "max_input_tokens = { fail = 10 }",
+        "[pricing.m]",
+        "input_per_million = 1.0",
+        'include = ["a", 3]',
+        "strict = true",
+        'price_date = "2026-02-30"',
+        "variables = { a = 1 }",
+        "= broken",
+    ]
 )
 config_text = st.one_of(
     st.lists(config_lines, max_size=8).map("\n".join).map(str.encode),
@@ -67,9 +97,19 @@ def test_any_config_loads_or_fails_cleanly(content: bytes, tmp_path_factory: pyt
 
 
 fixture_lines = st.sampled_from(
-    [b'{"output": "ok", "usage": {"input_tokens": 3, "output_tokens": 2}}', b'{"output": null}', b'{"usage": 5}',
-     b'{"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}}',
-     b"data: {}", b"interactions:", b"- request: {}", b'{"results": {"results": [1]}}', b"[", b"\x1f\x8b", b"\xff"]
+    [
+        b'{"output": "ok", "usage": {"input_tokens": 3, "output_tokens": 2}}',
+        b'{"output": null}',
+        b'{"usage": 5}',
+        b'{"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}}',
+        b"data: {}",
+        b"interactions:",
+        b"- request: {}",
+        b'{"results": {"results": [1]}}',
+        b"[",
+        b"\x1f\x8b",
+        b"\xff",
+    ]
 )
 fixture_bytes = st.one_of(st.lists(fixture_lines, max_size=6).map(b"\n".join), st.binary(max_size=120))
 
@@ -96,11 +136,23 @@ rates = st.decimals(min_value=0, max_value=100, places=3)
 
 
 @FAST
-@given(input_tokens=token_counts, extra_input=token_counts, output_tokens=token_counts, extra_output=token_counts,
-       input_rate=rates, output_rate=rates, extra_rate=rates)
+@given(
+    input_tokens=token_counts,
+    extra_input=token_counts,
+    output_tokens=token_counts,
+    extra_output=token_counts,
+    input_rate=rates,
+    output_rate=rates,
+    extra_rate=rates,
+)
 def test_request_cost_monotonic(
-    input_tokens: int, extra_input: int, output_tokens: int, extra_output: int,
-    input_rate: Decimal, output_rate: Decimal, extra_rate: Decimal,
+    input_tokens: int,
+    extra_input: int,
+    output_tokens: int,
+    extra_output: int,
+    input_rate: Decimal,
+    output_rate: Decimal,
+    extra_rate: Decimal,
 ) -> None:
     def cost(input_per_million: Decimal, tokens_in: int, tokens_out: int) -> Decimal:
         book = PriceBook({"m": CustomPrice(input_per_million, output_rate)}, PRICE_DATE)
@@ -124,8 +176,13 @@ probabilities = st.decimals(min_value=0, max_value=1, places=4)
 
 
 @FAST
-@given(cost=st.decimals(min_value=0, max_value=10, places=6), rate=probabilities, higher=probabilities,
-       retries=st.integers(min_value=0, max_value=5), fallback_rate=probabilities)
+@given(
+    cost=st.decimals(min_value=0, max_value=10, places=6),
+    rate=probabilities,
+    higher=probabilities,
+    retries=st.integers(min_value=0, max_value=5),
+    fallback_rate=probabilities,
+)
 def test_route_spend_monotonic_in_failure_rate(
     cost: Decimal, rate: Decimal, higher: Decimal, retries: int, fallback_rate: Decimal
 ) -> None:
@@ -176,4 +233,3 @@ def test_totals_equal_sum_of_prompts(
     assert Decimal(str(totals["base"]["monthly_cost"])).quantize(cent) == base_sum.quantize(cent)
     assert Decimal(str(totals["monthly_cost_delta"])).quantize(cent) == (head_sum - base_sum).quantize(cent)
     assert totals["head"]["input_tokens"] == sum(prompt["head"]["input_tokens"] for prompt in document["prompts"])
-

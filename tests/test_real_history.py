@@ -35,8 +35,15 @@ def test_grown_prompts_match_tiktoken(fabric: Path, run_cli: Any, reference_enco
     encoding = reference_encoding("o200k_base")
     result = run_cli(
         [
-            "check", "--base", f"{GROWTH_COMMIT}~1", "--head", GROWTH_COMMIT,
-            "--prompts", "patterns/*/system.md", "--format", "json",
+            "check",
+            "--base",
+            f"{GROWTH_COMMIT}~1",
+            "--head",
+            GROWTH_COMMIT,
+            "--prompts",
+            "patterns/*/system.md",
+            "--format",
+            "json",
         ],
         fabric,
     )
@@ -54,7 +61,10 @@ def test_grown_prompts_match_tiktoken(fabric: Path, run_cli: Any, reference_enco
 def test_move_to_data_directory_is_rename(fabric: Path, run_cli: Any) -> None:
     first_moved = subprocess.run(
         ["git", "log", "--format=%H", "--diff-filter=A", "--reverse", "--", "data/patterns/ai/system.md"],
-        cwd=fabric, capture_output=True, text=True, check=True,
+        cwd=fabric,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()[0]
     result = run_cli(
         ["check", "--base", f"{first_moved}~1", "--head", first_moved, "--prompts", "**/system.md", "--format", "json"],

@@ -50,9 +50,7 @@ def test_histogram_single_value() -> None:
 
 
 def test_replay_fixture_file() -> None:
-    reader = read_attempts(
-        "promptguard.jsonl", io.BytesIO((DATA / "promptguard.jsonl").read_bytes())
-    )
+    reader = read_attempts("promptguard.jsonl", io.BytesIO((DATA / "promptguard.jsonl").read_bytes()))
     validator = OutputValidator(OutputRules(output_format="json"))
 
     stats = replay(reader, validator.validate)

@@ -53,9 +53,7 @@ def test_corrupt_file_disables_cache(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "delete the file" in caplog.text
 
 
-def test_unwritable_directory_disables_cache(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_unwritable_directory_disables_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
 
@@ -136,10 +134,6 @@ def test_concurrent_writers(tmp_path: Path) -> None:
         assert writer.returncode == 0, stderr.decode()
         assert b"warning" not in stderr
     cache = TokenCache(path)
-    keys = [
-        CacheKey(f"{offset + n:040x}", "o200k_base", "s")
-        for offset in (0, 100_000)
-        for n in range(400)
-    ]
+    keys = [CacheKey(f"{offset + n:040x}", "o200k_base", "s") for offset in (0, 100_000) for n in range(400)]
     assert len(cache.get_many(keys)) == 800
     cache.close()

@@ -65,8 +65,12 @@ def test_chat_recipe_counts_names(reference_encoding: Any) -> None:
     reference = reference_encoding("cl100k_base")
     messages = [Message("system", "Be brief."), Message("user", "Hi there", name="dana")]
     expected = (
-        3 + len(reference.encode_ordinary("Be brief."))
-        + 3 + len(reference.encode_ordinary("Hi there")) + 1 + len(reference.encode_ordinary("dana"))
+        3
+        + len(reference.encode_ordinary("Be brief."))
+        + 3
+        + len(reference.encode_ordinary("Hi there"))
+        + 1
+        + len(reference.encode_ordinary("dana"))
         + 3
     )
     assert tokenizer_for("gpt-3.5-turbo").count_messages(messages) == expected

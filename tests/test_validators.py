@@ -22,9 +22,7 @@ TICKET_SCHEMA = {
 }
 
 
-def attempt(
-    output: str | None = '{"category": "hardware", "priority": "low"}', **fields: object
-) -> Attempt:
+def attempt(output: str | None = '{"category": "hardware", "priority": "low"}', **fields: object) -> Attempt:
     return Attempt(record_id="ticket-1", location="fixtures.jsonl:1", output=output, **fields)  # type: ignore[arg-type]
 
 

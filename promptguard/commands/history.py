@@ -31,9 +31,7 @@ PROGRESS_MIN_VERSIONS = 200
     metavar="N",
     help="Show at most the last N versions per prompt.",
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True
-)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option(
     "--config",

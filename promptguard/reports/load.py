@@ -49,13 +49,9 @@ def load_report(path: Path) -> dict[str, Any]:
             location=str(path),
             fix="use the same promptguard version for check and this command",
         )
-    problem = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_report_schema()).iter_errors(document)
-    )
+    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_report_schema()).iter_errors(document))
     if problem is not None:
         where = "/".join(str(step) for step in problem.absolute_path) or "document"
-        raise ReportFileError(
-            f"invalid report at {where}: {problem.message}", location=str(path), fix=fix
-        )
+        raise ReportFileError(f"invalid report at {where}: {problem.message}", location=str(path), fix=fix)
     result: dict[str, Any] = document
     return result

@@ -76,9 +76,7 @@ def format_money(amount: Decimal, *, signed: bool = False, cents: bool = False) 
     if magnitude < 1 and not (cents and magnitude >= Decimal("0.01")):
         magnitude = magnitude.quantize(Decimal(1).scaleb(magnitude.adjusted() - 3)).normalize()
     if magnitude >= 1 or cents:
-        magnitude = (
-            magnitude.quantize(Decimal("0.01")) if magnitude >= Decimal("0.01") else magnitude
-        )
+        magnitude = magnitude.quantize(Decimal("0.01")) if magnitude >= Decimal("0.01") else magnitude
         return f"{sign}${magnitude:,}"
     return f"{sign}${magnitude:f}"
 
@@ -223,9 +221,7 @@ def _changed_prompts_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
     if with_success:
         columns.insert(5, "Cost / success")
 
-    ordered = sorted(
-        prompts, key=lambda prompt: (-abs(_monthly_delta(prompt)), str(prompt["path"]))
-    )
+    ordered = sorted(prompts, key=lambda prompt: (-abs(_monthly_delta(prompt)), str(prompt["path"])))
     rows = []
     for prompt in ordered:
         base = _side(prompt, "base")
@@ -234,9 +230,7 @@ def _changed_prompts_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
             _cell(str(prompt["path"])),
             _change_cell(prompt),
             _arrow(_token_cell(prompt, base), _token_cell(prompt, head)),
-            format_percent_change(_input_tokens(base), _input_tokens(head))
-            if base and head
-            else "—",
+            format_percent_change(_input_tokens(base), _input_tokens(head)) if base and head else "—",
             _arrow(
                 _money_text(_money(base["cost_per_request"])) if base else None,
                 _money_text(_money(head["cost_per_request"])) if head else None,
@@ -291,9 +285,7 @@ def _budgets_section(budgets: Sequence[Mapping[str, Any]], *, failing: bool) -> 
     ]
     header, body = _table(["Result", "Budget", "Prompt", "Limit", "Actual", "Message"], rows)
     title = "**Budgets over their limits**" if failing else "**Budgets within their limits**"
-    return _Section(
-        header=[title, "", *header], rows=body, footer=[""], drop_priority=5 if failing else 3
-    )
+    return _Section(header=[title, "", *header], rows=body, footer=[""], drop_priority=5 if failing else 3)
 
 
 def _totals_section(document: Mapping[str, Any]) -> _Section:
@@ -322,9 +314,7 @@ def _totals_section(document: Mapping[str, Any]) -> _Section:
     return _Section(header=["**Totals**", "", *header, *body, ""], rows=[])
 
 
-def _folded_section(
-    summary: str, table_header: list[str], rows: list[str], *, drop_priority: int
-) -> _Section:
+def _folded_section(summary: str, table_header: list[str], rows: list[str], *, drop_priority: int) -> _Section:
     """Wrap a table in `<details>`, folded by default; `summary` must not need escaping."""
     return _Section(
         header=["<details>", f"<summary>{summary}</summary>", "", *table_header],
@@ -348,9 +338,7 @@ def _unchanged_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:
                 _money_text(_monthly_cost(side), cents=True),
             ]
         )
-    header, body = _table(
-        ["Prompt", "Model", "Input tokens", "Cost / request", "Monthly cost"], rows
-    )
+    header, body = _table(["Prompt", "Model", "Input tokens", "Cost / request", "Monthly cost"], rows)
     return _folded_section(f"Unchanged prompts ({len(prompts)})", header, body, drop_priority=1)
 
 
@@ -389,7 +377,7 @@ def _rate_cell(side: Mapping[str, Any] | None) -> str:
     if not side or "fixtures_read" not in side or not side["fixtures_read"]:
         return "—"
     low, high = side["failure_rate_interval"]
-    return f"{_percent(side['failure_rate'])} ({_percent(low)}–{_percent(high)})"
+    return f"{_percent(side['failure_rate'])} ({_percent(low)} to {_percent(high)})"
 
 
 def _success_cell(side: Mapping[str, Any] | None) -> str:
@@ -543,10 +531,7 @@ def _length(lines: Sequence[str]) -> int:
 def _dropped_notice(dropped: int, full_report_hint: str | None) -> str:
     where = full_report_hint or "the output of `promptguard check`"
     count = "1 row was" if dropped == 1 else f"{dropped:,} rows were"
-    return (
-        f"> [!NOTE]\n> {count} left out to fit GitHub's comment size limit."
-        f" The full report is in {where}."
-    )
+    return f"> [!NOTE]\n> {count} left out to fit GitHub's comment size limit. The full report is in {where}."
 
 
 def _drop_rows(sections: list[_Section], max_chars: int, full_report_hint: str | None) -> int:
@@ -589,10 +574,7 @@ def render_markdown(
     may end inside Markdown syntax.
     """
     sections = _build_sections(document)
-    text_fits = (
-        max_chars is None
-        or _length([line for section in sections for line in section.lines()]) <= max_chars
-    )
+    text_fits = max_chars is None or _length([line for section in sections for line in section.lines()]) <= max_chars
     if text_fits:
         return "\n".join(line for section in sections for line in section.lines()) + "\n"
 
