@@ -21,7 +21,7 @@ from promptguard.budget_check import evaluate_budgets
 from promptguard.budgets import BudgetResult, Level
 from promptguard.config import Config, PromptSpec
 from promptguard.discovery import discover, report_unmatched
-from promptguard.formats import RenderedPrompt, decode_prompt, render_prompt
+from promptguard.formats import RenderedPrompt, decode_prompt, referenced_variables, render_prompt
 from promptguard.history import count_batches, settings_hash
 from promptguard.hunks import Hunk, diff_hunks
 from promptguard.paths import normalize_repo_path
@@ -166,6 +166,7 @@ class _Counter:
         self._counts: dict[tuple[object, ...], _Count] = {}
         self._sides: dict[tuple[object, ...], PromptSide] = {}
         self._variable_counts: dict[tuple[str, str, int, str], int] = {}
+        self._referenced: dict[tuple[str, str, int], frozenset[str] | None] = {}
 
     def tokenizer(self, model: str) -> Tokenizer:
         if model not in self._tokenizers:
@@ -347,8 +348,19 @@ class _Counter:
         spec: PromptSpec,
         variables: Mapping[str, object],
     ) -> int:
-        """Count the input tokens of the template rendered with one fixture's variables."""
-        key = (revision.label, path, id(spec), json.dumps(variables, sort_keys=True, default=str))
+        """Count the input tokens of the template rendered with one fixture's variables.
+
+        Counts are shared between fixtures that agree on the variables the
+        template reads, so a plain-text prompt renders once for any number of
+        fixtures.
+        """
+        template_key = (revision.label, path, id(spec))
+        if template_key not in self._referenced:
+            base = self._render(revision, files, path, spec, [], spec.variables)
+            self._referenced[template_key] = referenced_variables(base.source_text, base.format)
+        referenced = self._referenced[template_key]
+        relevant = variables if referenced is None else {k: v for k, v in variables.items() if k in referenced}
+        key = (*template_key, json.dumps(relevant, sort_keys=True, default=str))
         if key not in self._variable_counts:
             rendered = self._render(revision, files, path, spec, [], {**spec.variables, **variables})
             self._variable_counts[key] = self.tokenizer(spec.model).count_messages(rendered.messages)

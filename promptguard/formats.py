@@ -322,3 +322,26 @@ def _lookup_key(data: Any, key: str, path: str) -> Any:
             f"key {key!r} holds a {type(node).__name__}, not a prompt", location=path, fix="point `key` at a string"
         )
     return node
+
+
+def referenced_variables(source_text: str, format: str) -> frozenset[str] | None:
+    """Return the template variables a prompt reads, or None when that cannot be known.
+
+    Plain text and Markdown read none. A template that includes, imports or
+    extends another file may read variables there, so it gives None, and so
+    does a file that does not parse as a template.
+    """
+    if format in ("text", "markdown"):
+        return frozenset()
+    if not _JINJA_SYNTAX.search(source_text):
+        return frozenset()
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        tree = jinja2.Environment().parse(source_text)
+    except jinja2.TemplateError:
+        return None
+    if any(True for _ in meta.find_referenced_templates(tree)):
+        return None
+    return frozenset(meta.find_undeclared_variables(tree))

@@ -243,3 +243,29 @@ max_output_tokens_p95 = { warn = 99 }
     assert Decimal(budgets_by_name["max_output_tokens_p95"]["actual"]) == 100
     assert budgets_by_name["max_output_tokens_p95"]["level"] == "warn"
     assert result.exit_code == 1
+
+
+def test_input_tokens_rendered_per_fixture(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
+    config = CONFIG.replace(
+        'path = "prompts/triage.md"', 'path = "prompts/triage.j2"\nvariables = { ticket = "x" }'
+    ).replace('output_schema = "schemas/out.json"\n', "")
+    repo.write("promptguard.toml", config.replace("max_failure_rate = { fail = 0.05 }", ""))
+    repo.write("prompts/triage.j2", "Ticket: {{ ticket }}\n")
+    tickets = ["Refund please.", "The export to PDF fails on every dashboard since Tuesday.", "Refund please."]
+    lines = [
+        json.dumps({"variables": {"ticket": ticket, "noise": index}, "output": "{}", "status": 200})
+        for index, ticket in enumerate(tickets)
+    ]
+    repo.write("fixtures/triage.jsonl", "\n".join(lines) + "\n")
+    repo.commit("base")
+
+    result = run_cli(["check", "--base", "HEAD", "--format", "json"], repo.root)
+    assert result.exit_code == 0, result.stderr
+    head = json.loads(result.stdout)["prompts"][0]["head"]
+    encoding = reference_encoding("o200k_base")
+    counts = [len(encoding.encode_ordinary(f"Ticket: {ticket}\n")) + 6 for ticket in tickets]
+    assert (
+        Decimal(head["input_tokens_distribution"]["mean"])
+        == (Decimal(sum(counts)) / 3).quantize(Decimal("0.000001")).normalize()
+    )
+    assert head["input_tokens_distribution"]["p95"] == max(counts)
