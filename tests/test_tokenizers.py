@@ -94,3 +94,20 @@ def test_claude_is_estimated() -> None:
 def test_unsupported_encoding_rejected() -> None:
     with pytest.raises(ModelError, match="unsupported encoding"):
         get_encoding("r50k_base")
+
+
+def test_decoded_ranks_cache_round_trip(tmp_path: Any) -> None:
+    import gzip
+
+    from promptguard import tokenizers
+
+    reference = tokenizers._parse_ranks(gzip.decompress(tokenizers.encoding_file("cl100k_base").read_bytes()))
+    path = tmp_path / "cl100k_base.ranks"
+    tokenizers._write_cached_ranks(path, reference)
+    assert tokenizers._read_cached_ranks(path) == reference
+
+    damaged = bytearray(path.read_bytes())
+    damaged[-1] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    assert tokenizers._read_cached_ranks(path) is None
+    assert tokenizers._read_cached_ranks(tmp_path / "missing.ranks") is None
