@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from promptguard.commands import repo_option
 from promptguard.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -45,13 +46,7 @@ FORMATS = ("text", "markdown", "json")
     show_default=True,
     help="Add the recent versions of each changed prompt to Markdown and JSON reports.",
 )
-@click.option(
-    "--repo",
-    "repo_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    help="Repository directory. Default: the current directory.",
-)
+@repo_option
 def check(
     base: str | None,
     head: str | None,

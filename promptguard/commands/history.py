@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from promptguard.commands import repo_option
 from promptguard.errors import ExitCode
 
 FORMATS = ("text", "markdown", "json", "csv")
@@ -51,13 +52,7 @@ PROGRESS_MIN_VERSIONS = 200
     is_flag=True,
     help="Count every version again instead of using the token-count cache.",
 )
-@click.option(
-    "--repo",
-    "repo_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    help="Repository directory. Default: the current directory.",
-)
+@repo_option
 def history(
     prompts: tuple[str, ...],
     since: str | None,
