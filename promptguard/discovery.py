@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from promptguard.config import Config, PromptSpec
 from promptguard.errors import ConfigError
-from promptguard.paths import glob_match, is_glob, normalize_repo_path
+from promptguard.paths import glob_regex, is_glob, normalize_repo_path
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +31,34 @@ def discover(paths: Iterable[str], config: Config) -> Discovery:
     """
     paths = sorted(paths)
     prompts: dict[str, PromptSpec] = {}
-    unmatched: list[str] = []
     excluded = [config_relative(config, pattern, "exclude glob") for pattern in config.exclude]
 
     specs = [(config_relative(config, spec.pattern, "prompt path"), spec) for spec in config.prompts]
     if not config.prompts or config.include_explicit:
         specs += [(config_relative(config, p, "include glob"), config.default_prompt(p)) for p in config.include]
 
-    for pattern, spec in specs:
-        matched = False
-        for path in paths:
-            if path in prompts or any(glob_match(ex, path) for ex in excluded):
-                continue
-            if (path == pattern) if not is_glob(pattern) else glob_match(pattern, path):
-                prompts[path] = spec
-                matched = True
-        if not matched and spec in config.prompts:
-            unmatched.append(spec.pattern)
+    # One alternation of every pattern, in order: the regex engine tries the
+    # alternatives left to right, so the first entry that matches a path wins,
+    # and each path is matched once instead of once per pattern.
+    alternatives = [
+        f"(?P<p{index}>{glob_regex(pattern).pattern if is_glob(pattern) else re.escape(pattern) + chr(92) + 'Z'})"
+        for index, (pattern, _) in enumerate(specs)
+    ]
+    combined = re.compile("|".join(alternatives)) if alternatives else None
+    exclusions = [glob_regex(pattern) for pattern in excluded]
+    matched: set[int] = set()
+    for path in paths:
+        match = combined.match(path) if combined is not None else None
+        if match is None or match.lastgroup is None:
+            continue
+        if any(exclusion.match(path) for exclusion in exclusions):
+            continue
+        index = int(match.lastgroup[1:])
+        prompts[path] = specs[index][1]
+        matched.add(index)
+
+    entries = len(config.prompts)
+    unmatched = [spec.pattern for index, (_, spec) in enumerate(specs[:entries]) if index not in matched]
     return Discovery(prompts, tuple(unmatched))
 
 

@@ -72,42 +72,54 @@ def check_ref_is_safe(ref: str) -> None:
 
 
 class Repository:
-    """A git repository opened with GitPython; blobs come from one long-lived `git cat-file`."""
+    """A git repository in a work tree.
+
+    Commands run as plain `git` subprocesses. GitPython is imported only for
+    `read_blob`, whose long-lived `git cat-file` suits many single reads
+    (history); a check reads its blobs in one batch through `BlobStore`, so
+    the pre-commit path never pays GitPython's import.
+    """
 
     def __init__(self, path: Path):
-        import git
-
-        try:
-            self._repo = git.Repo(path, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
+        self._repo: git.Repo | None = None
+        directory = Path(path)
+        if not directory.is_dir():
             raise RevisionError(
-                f"{path.resolve()} is not inside a git repository",
+                f"{directory.resolve()} is not inside a git repository",
                 fix="run promptguard from your repository, or `git init`",
-            ) from error
-        if self._repo.bare or self._repo.working_tree_dir is None:
-            raise RevisionError(f"{path} is a bare repository", fix="run promptguard in a checkout with a work tree")
-        self.root = Path(self._repo.working_tree_dir)
+            )
+        bare = _git_output(directory, "rev-parse", "--is-bare-repository")
+        if bare is None:
+            raise RevisionError(
+                f"{directory.resolve()} is not inside a git repository",
+                fix="run promptguard from your repository, or `git init`",
+            )
+        top = _git_output(directory, "rev-parse", "--show-toplevel") if bare.strip() != b"true" else None
+        if not top or not top.strip():
+            raise RevisionError(
+                f"{directory} is a bare repository", fix="run promptguard in a checkout with a work tree"
+            )
+        self.root = Path(top.decode("utf-8", "surrogateescape").strip())
 
     def close(self) -> None:
-        """Stop the git processes GitPython keeps open."""
-        self._repo.close()
+        """Stop the git processes GitPython keeps open, if it was used."""
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
 
-    @property
-    def git(self) -> git.Git:
-        return self._repo.git
+    def _gitpython(self) -> git.Repo:
+        if self._repo is None:
+            import git
+
+            self._repo = git.Repo(self.root)
+        return self._repo
 
     def run(self, *args: str) -> bytes:
         """Run a git command in the repository and return its raw standard output."""
-        import git
-
-        try:
-            output: bytes = self._repo.git.execute(
-                ["git", *args], stdout_as_string=False, strip_newline_in_stdout=False
-            )
-        except git.GitCommandError as error:
-            stderr = error.stderr.strip() if isinstance(error.stderr, str) else str(error.stderr)
-            raise _GitFailed(stderr) from error
-        return output
+        result = subprocess.run(["git", *args], cwd=self.root, capture_output=True, check=False)
+        if result.returncode != 0:
+            raise _GitFailed(result.stderr.decode("utf-8", "replace").strip())
+        return result.stdout
 
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == b"true"
@@ -210,7 +222,7 @@ class Repository:
         return full.read_bytes()
 
     def read_blob(self, blob: str) -> bytes:
-        stream = self._repo.odb.stream(bytes.fromhex(blob))
+        stream = self._gitpython().odb.stream(bytes.fromhex(blob))
         data: bytes = stream.read()
         return data
 
@@ -256,6 +268,15 @@ class _GitFailed(Exception):
 
 def _split_z(output: bytes) -> list[str]:
     return [part.decode("utf-8", "surrogateescape") for part in output.split(b"\0") if part]
+
+
+def _git_output(directory: Path, *args: str) -> bytes | None:
+    """Return the output of a git command run in `directory`, or None if it fails."""
+    try:
+        result = subprocess.run(["git", *args], cwd=directory, capture_output=True, check=False)
+    except OSError:
+        return None
+    return result.stdout if result.returncode == 0 else None
 
 
 def run_git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:

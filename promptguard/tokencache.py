@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 CACHE_FILE_NAME = "token-counts.sqlite3"
 DEFAULT_MAX_ROWS = 500_000
 BUSY_TIMEOUT_SECONDS = 10.0
+_OPEN_ATTEMPTS = 10
 # SQLite limits the host parameters of one statement (32,766 since 3.32).
 _QUERY_CHUNK = 500
 
@@ -83,19 +85,32 @@ class TokenCache:
         return self._connection is not None
 
     def _open(self, path: Path) -> sqlite3.Connection | None:
-        connection: sqlite3.Connection | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(_SCHEMA)
-            return connection
-        except (sqlite3.Error, OSError) as error:
-            if connection is not None:
-                connection.close()
-            self._warn(error, path)
-            return None
+        # Switching a new file to WAL takes an exclusive lock and SQLite answers
+        # "database is locked" at once, without its busy handler, when a second
+        # process does the same; a few short retries let the first one finish.
+        for attempt in range(_OPEN_ATTEMPTS):
+            connection: sqlite3.Connection | None = None
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+                connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute(_SCHEMA)
+                return connection
+            except sqlite3.OperationalError as error:
+                if connection is not None:
+                    connection.close()
+                if "locked" in str(error) and attempt + 1 < _OPEN_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                self._warn(error, path)
+                return None
+            except (sqlite3.Error, OSError) as error:
+                if connection is not None:
+                    connection.close()
+                self._warn(error, path)
+                return None
+        return None
 
     def _disable(self, error: Exception) -> None:
         if self._connection is not None:
