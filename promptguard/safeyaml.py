@@ -125,8 +125,10 @@ def _within_limits(text: str, loader: type[Any]) -> bool:
 
 
 def _load_pure(text: str, path: str) -> Any:
-    loader = _LimitedLoader(text)
+    loader: _LimitedLoader | None = None
     try:
+        # The constructor already rejects control characters, so it sits inside the try.
+        loader = _LimitedLoader(text)
         return loader.get_single_data()
     except _LimitExceeded as error:
         raise PromptFormatError(
@@ -138,7 +140,14 @@ def _load_pure(text: str, path: str) -> Any:
         raise PromptFormatError(
             f"invalid YAML: {error.problem or error.context}", location=location, fix="fix the YAML syntax"
         ) from error
+    except yaml.reader.ReaderError as error:
+        raise PromptFormatError(
+            f"invalid YAML: control character U+{error.character:04X} is not allowed",
+            location=path,
+            fix="remove control characters from the file",
+        ) from error
     except yaml.YAMLError as error:
         raise PromptFormatError(f"invalid YAML: {error}", location=path, fix="fix the YAML syntax") from error
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

@@ -512,3 +512,8 @@ def test_cassette_alias_bomb_rejected() -> None:
         lines.append(f"  a{level}: &a{level} [{', '.join([previous] * 9)}]")
     with pytest.raises(FixtureError, match="cassette rejected: YAML aliases expand"):
         read_bytes("bomb.yaml", ("\n".join(lines) + "\n").encode())
+
+
+def test_cassette_with_control_character_rejected() -> None:
+    with pytest.raises(FixtureError, match="control character U\\+001F"):
+        read_bytes("control.yaml", b"interactions:\n\x1f\x8b")
