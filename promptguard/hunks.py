@@ -1,10 +1,11 @@
-"""Changed hunks of a prompt template, each with its token delta, so a reviewer sees which lines cost what."""
+"""Changed hunks of a prompt template, each with its token delta, to show a reviewer which lines cost what."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,17 +18,19 @@ class Hunk:
     head_end: int
     token_delta: int
 
-    def describe(self) -> str:
-        """Return a reviewer-facing summary such as '+82 tokens: lines 12-18'."""
-        if self.head_end >= self.head_start:
-            lines = _span(self.head_start, self.head_end)
-        else:
-            lines = f"{_span(self.base_start, self.base_end)} (removed)"
-        return f"{self.token_delta:+,} tokens: {lines}"
 
+def changed_lines(hunk: Mapping[str, Any]) -> str:
+    """Name a hunk's lines as "lines 12-18": the head file's, or the base file's with "(removed)".
 
-def _span(start: int, end: int) -> str:
-    return f"line {start}" if start == end else f"lines {start}-{end}"
+    `hunk` is a hunk of the JSON report, with 1-based inclusive line numbers.
+    """
+    start, end = int(hunk["head_start"]), int(hunk["head_end"])
+    suffix = ""
+    if end < start:
+        start, end = int(hunk["base_start"]), int(hunk["base_end"])
+        suffix = " (removed)"
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{lines}{suffix}"
 
 
 def diff_hunks(base_text: str, head_text: str, count_texts: Callable[[Sequence[str]], list[int]]) -> list[Hunk]:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from promptguard.budgets import format_figure
+from promptguard.hunks import changed_lines
 
 STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
@@ -347,16 +348,9 @@ def describe_hunk(hunk: Mapping[str, Any]) -> str:
 
     Line numbers are 1-based and inclusive. They are the head file's, or the
     base file's for a hunk that only deletes lines (head_end < head_start).
-    The wording matches `promptguard.hunks.Hunk.describe`.
     """
     tokens = format_tokens(int(hunk["token_delta"]), signed=True)
-    start, end = int(hunk["head_start"]), int(hunk["head_end"])
-    suffix = ""
-    if end < start:
-        start, end = int(hunk["base_start"]), int(hunk["base_end"])
-        suffix = " (removed)"
-    lines = f"line {start}" if start == end else f"lines {start}-{end}"
-    return f"{tokens} tokens: {lines}{suffix}"
+    return f"{tokens} tokens: {changed_lines(hunk)}"
 
 
 def _hunks_section(prompts: Sequence[Mapping[str, Any]]) -> _Section:

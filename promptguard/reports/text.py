@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from promptguard.hunks import changed_lines
+
 MAX_HUNKS_SHOWN = 3
 ARROW = "->"
 
@@ -72,12 +74,7 @@ def prompt_row(prompt: Mapping[str, Any]) -> list[str]:
 
 def describe_hunk(hunk: Mapping[str, Any]) -> str:
     """Summarize a hunk as '+82 tokens: lines 12-18'."""
-    if hunk["head_end"] >= hunk["head_start"]:
-        start, end, suffix = hunk["head_start"], hunk["head_end"], ""
-    else:
-        start, end, suffix = hunk["base_start"], hunk["base_end"], " (removed)"
-    lines = f"line {start}" if start == end else f"lines {start}-{end}"
-    return f"{hunk['token_delta']:+,} tokens: {lines}{suffix}"
+    return f"{hunk['token_delta']:+,} tokens: {changed_lines(hunk)}"
 
 
 def render_text(document: Mapping[str, Any]) -> str:
