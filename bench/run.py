@@ -425,9 +425,9 @@ def main() -> None:
     }
     selected = options.only or list(benchmarks)
 
-    # pip compiles the bytecode of a package it installs; an editable install or
-    # PYTHONDONTWRITEBYTECODE would otherwise make every run compile promptguard
-    # from source, which the floors (tiktoken, click) never pay.
+    # pip compiles the bytecode of a package it installs. Without this step, an
+    # editable install or PYTHONDONTWRITEBYTECODE would make every run compile
+    # promptguard from source, a cost the floors (tiktoken, click) do not pay.
     import compileall
 
     import promptguard

@@ -16,7 +16,7 @@ from promptguard.config import Limit
 
 Level = Literal["pass", "warn", "fail"]
 
-# How each budget's figures read in messages: unit prefix, unit suffix.
+# Unit prefix and suffix of each budget's figures in messages.
 UNITS: dict[str, tuple[str, str]] = {
     "max_input_tokens": ("", " tokens"),
     "max_input_tokens_increase_pct": ("", " %"),

@@ -1,7 +1,7 @@
 """The check: count and price every prompt at base and head, diff them, and evaluate budgets.
 
-`run_check` returns a `CheckResult`; it knows nothing of click, exit codes or
-output formats.
+`run_check` returns a `CheckResult`. This module does not use click, exit
+codes or output formats.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """What to compare: `base` None means the merge base with the default branch."""
+    """The revisions to compare; a `base` of None means the merge base with the default branch."""
 
     base: str | None = None
     head: str | None = None

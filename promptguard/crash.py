@@ -63,7 +63,7 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> NoReturn:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        # The reader of stdout went away (for example `| head`); nothing left to say.
+        # The reader of stdout went away (for example `| head`), so there is no one to report to.
         sys.exit(ExitCode.PASS)
     except Exception as error:
         path = write_crash_log(error)

@@ -319,7 +319,7 @@ def _lookup_key(data: Any, key: str, path: str) -> Any:
             )
     if not isinstance(node, (str, list, dict)):
         raise PromptFormatError(
-            f"key {key!r} holds a {type(node).__name__}, not a prompt", location=path, fix="point `key` at a string"
+            f"key {key!r} contains a {type(node).__name__}, not a prompt", location=path, fix="point `key` at a string"
         )
     return node
 

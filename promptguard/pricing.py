@@ -48,7 +48,7 @@ _PROBES = ((0, 0), (1, 1), (1, 0), (0, 1), (987, 321), (128_001, 17), (200_001, 
 
 @dataclass(frozen=True)
 class PricingSource:
-    """Where prices come from, named in every report."""
+    """The source, version and date of the prices, named in every report."""
 
     source: str
     version: str

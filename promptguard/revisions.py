@@ -44,7 +44,7 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Change:
-    """How one path changed between base and head, with git's rename detection."""
+    """The change of one path between base and head, with git's rename detection."""
 
     kind: ChangeKind
     path: str
@@ -75,9 +75,9 @@ class Repository:
     """A git repository in a work tree.
 
     Commands run as plain `git` subprocesses. GitPython is imported only for
-    `read_blob`, whose long-lived `git cat-file` suits many single reads
-    (history); a check reads its blobs in one batch through `BlobStore`, so
-    the pre-commit path never pays GitPython's import.
+    `read_blob`, because its long-lived `git cat-file` suits the many single
+    reads of history. A check reads its blobs in one batch through
+    `BlobStore`, so the pre-commit path does not import GitPython.
     """
 
     def __init__(self, path: Path):
@@ -151,7 +151,7 @@ class Repository:
         )
 
     def default_base(self, head_commit: str) -> tuple[str, str]:
-        """Return (label, commit) of the merge base of head with the default branch, as a pull request sees it."""
+        """Return (label, commit) of the merge base of head with the default branch, as a pull request compares them."""
         for candidate in DEFAULT_BRANCH_CANDIDATES:
             try:
                 branch = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}")

@@ -85,7 +85,7 @@ class TokenCache:
         return self._connection is not None
 
     def _open(self, path: Path) -> sqlite3.Connection | None:
-        # Switching a new file to WAL takes an exclusive lock and SQLite answers
+        # Switching a new file to WAL takes an exclusive lock, and SQLite raises
         # "database is locked" at once, without its busy handler, when a second
         # process does the same; a few short retries let the first one finish.
         for attempt in range(_OPEN_ATTEMPTS):

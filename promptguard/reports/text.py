@@ -25,13 +25,18 @@ def _money(text: str | None) -> str:
 
 
 def _signed_money(value: Decimal) -> str:
-    sign = "+" if value > 0 else ("-" if value < 0 else "")
-    return sign + _money(str(abs(value)))
+    if value > 0:
+        return "+" + _money(str(value))
+    if value < 0:
+        return "-" + _money(str(-value))
+    return _money(str(value))
 
 
 def _delta_pct(base: int | None, head: int | None) -> str:
-    if base is None or head is None:
-        return "new" if base is None and head is not None else ("gone" if head is None else "-")
+    if head is None:
+        return "gone"
+    if base is None:
+        return "new"
     if base == 0:
         return "-"
     pct = (Decimal(head) - Decimal(base)) * 100 / Decimal(base)
@@ -61,7 +66,9 @@ def prompt_row(prompt: Mapping[str, Any]) -> list[str]:
     if prompt["previous_path"]:
         path = f"{prompt['previous_path']} {ARROW} {path}"
     estimated = "~" if prompt["token_count_method"] == "estimated" else ""
-    monthly_delta = Decimal(head["monthly_cost"] if head else "0") - Decimal(base["monthly_cost"] if base else "0")
+    head_monthly = Decimal(head["monthly_cost"]) if head else Decimal(0)
+    base_monthly = Decimal(base["monthly_cost"]) if base else Decimal(0)
+    monthly_delta = head_monthly - base_monthly
     return [
         path,
         prompt["change"],
