@@ -221,11 +221,12 @@ def _parse_ranks(contents: bytes) -> dict[bytes, int]:
 
 
 # Decompressing and decoding the 200,000 lines of o200k_base takes about 0.2 s
-# on the benchmark machine; reading the decoded ranks back takes about 0.1 s.
-# So the decoded ranks are kept in the cache directory in a binary layout. It holds a magic,
-# the sha256 of the payload and the token count, then ranks (uint32), token
-# lengths (uint16) and the concatenated token bytes. The file is named after the pinned sha256 of
-# its source and checked against its own hash, so a damaged copy is rebuilt.
+# on the benchmark machine, and reading the decoded ranks back about 0.1 s.
+# So the decoded ranks are kept in the cache directory in a binary layout: a
+# magic, the sha256 of the payload and the token count, then ranks (uint32),
+# token lengths (uint16) and the concatenated token bytes. The file is named
+# after the pinned sha256 of its source and checked against its own hash, so a
+# damaged copy is rebuilt.
 _RANKS_MAGIC = b"PGRANKS1"
 
 
