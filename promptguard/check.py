@@ -27,6 +27,7 @@ from promptguard.hunks import Hunk, diff_hunks
 from promptguard.paths import normalize_repo_path
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
+from promptguard.scope import Scope, every_prompt_reason, may_leave_out, renders_templates
 from promptguard.success_cost import SuccessCost, replay_prompt
 from promptguard.tokencache import CacheKey, TokenCache
 from promptguard.tokenizers import Tokenizer, tokenizer_for
@@ -79,7 +80,7 @@ class PromptResult:
 
 @dataclass(frozen=True)
 class Totals:
-    """Sums over every prompt, unchanged ones included."""
+    """Sums over every compared prompt, unchanged ones included unless `--changed-only` left them out."""
 
     base_input_tokens: int
     head_input_tokens: int
@@ -102,6 +103,7 @@ class CheckResult:
     totals: Totals
     budgets: tuple[BudgetResult, ...]
     warnings: tuple[str, ...]
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def status(self) -> Level:
@@ -114,11 +116,16 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """The revisions to compare; a `base` of None means the merge base with the default branch."""
+    """The revisions to compare; a `base` of None means the merge base with the default branch.
+
+    With `changed_only`, prompts that `promptguard.scope` finds unchanged in
+    every respect are left out of the comparison and the totals.
+    """
 
     base: str | None = None
     head: str | None = None
     mode: HeadMode = "commit"
+    changed_only: bool = False
 
 
 def resolve_revisions(repository: Repository, options: CheckOptions) -> tuple[Revision, Revision]:
@@ -453,6 +460,11 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
             for path, spec in sorted(base_found.prompts.items())
             if not (path in head_found.prompts or path in renamed_from or path in head_files)
         ]
+        scope = Scope()
+        if options.changed_only:
+            compared, scope = _leave_out_unchanged(
+                repository, config, counter.blobs, (base, base_files), (head, head_files), list(changes), compared
+            )
 
         requests: list[_SideRequest] = []
         for path, spec, _, _, base_path, needs_source in compared:
@@ -516,4 +528,48 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
     specs = {**base_found.prompts, **head_found.prompts}
     budget_results = evaluate_budgets(repository, head, results, totals, config, specs, head_found.prompts)
     ordered = sorted(results, key=lambda r: (r.change == "unchanged", r.path))
-    return CheckResult(base, head, prices.source(), tuple(ordered), totals, tuple(budget_results), tuple(warnings))
+    return CheckResult(
+        base, head, prices.source(), tuple(ordered), totals, tuple(budget_results), tuple(warnings), scope
+    )
+
+
+_Compared = tuple[str, PromptSpec, ChangeKind, str | None, str | None, bool]
+
+
+def _leave_out_unchanged(
+    repository: Repository,
+    config: Config,
+    blobs: BlobStore,
+    base_side: tuple[Revision, Mapping[str, FileEntry]],
+    head_side: tuple[Revision, Mapping[str, FileEntry]],
+    changed_paths: list[str],
+    compared: list[_Compared],
+) -> tuple[list[_Compared], Scope]:
+    """Drop the prompts that `promptguard.scope.may_leave_out` allows, unless every prompt must be counted."""
+    base, base_files = base_side
+    head, head_files = head_side
+    config_at_base = None
+    config_in_use = None
+    if config.source is not None:
+        if config.source in base_files:
+            config_at_base = blobs.read(base, base_files[config.source])
+        try:
+            config_in_use = (repository.root / config.source).read_bytes()
+        except OSError:
+            config_in_use = None
+    reason = every_prompt_reason(config, changed_paths, config_at_base, config_in_use)
+    if reason is not None:
+        logger.info("--changed-only: counting every prompt because %s", reason)
+        return compared, Scope(changed_only=True, every_prompt_reason=reason)
+
+    # Unchanged means the same blob at the same path, so the head blob is the base blob too.
+    candidates = [item for item in compared if item[2] == "unchanged" and item[4] == item[0] and not item[5]]
+    templates = {path for path, spec, *_ in candidates if renders_templates(path, spec)}
+    blobs.prefetch(head_files[path].blob or "" for path in templates)
+    left_out = {
+        path
+        for path, spec, *_ in candidates
+        if may_leave_out(path, spec, blobs.read(head, head_files[path]) if path in templates else None)
+    }
+    remaining = [item for item in compared if item[0] not in left_out]
+    return remaining, Scope(changed_only=True, left_out=len(left_out))

@@ -75,7 +75,7 @@ repos:
     hooks:
       - id: promptguard
         name: promptguard
-        entry: promptguard check --staged
+        entry: promptguard check --staged --changed-only
         language: system
         pass_filenames: false
         require_serial: true

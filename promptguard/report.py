@@ -185,6 +185,20 @@ def _document(result: CheckResult) -> dict[str, Any]:
         "budgets": [_budget(budget) for budget in result.budgets],
         "violations": [_budget(budget) for budget in result.violations],
         "warnings": list(result.warnings),
+        **_scope(result),
+    }
+
+
+def _scope(result: CheckResult) -> dict[str, Any]:
+    """Return the `scope` entry of a `--changed-only` check; other checks have none."""
+    if not result.scope.changed_only:
+        return {}
+    return {
+        "scope": {
+            "changed_only": True,
+            "unchanged_left_out": result.scope.left_out,
+            "every_prompt_reason": result.scope.every_prompt_reason,
+        }
     }
 
 

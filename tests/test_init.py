@@ -126,7 +126,7 @@ def test_existing_precommit_config_kept(repo: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "skipped .pre-commit-config.yaml" in out
     assert "Add this hook to .pre-commit-config.yaml:" in out
-    assert "entry: promptguard check --staged" in out
+    assert "entry: promptguard check --staged --changed-only" in out
 
 
 def test_precommit_snippet_is_valid_yaml(repo: Path) -> None:

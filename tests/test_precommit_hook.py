@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("promptguard.commands.check") is None,
-        reason="the hook runs `promptguard check --staged`; promptguard.commands.check is absent",
+        reason="the hook runs `promptguard check --staged --changed-only`; promptguard.commands.check is absent",
     ),
     pytest.mark.skipif(
         shutil.which("pre-commit", path=str(Path(sys.executable).parent)) is None

@@ -25,6 +25,12 @@ FORMATS = ("text", "markdown", "json")
 @click.option("--staged", is_flag=True, help="Compare the staged index with HEAD (pre-commit).")
 @click.option("--worktree", is_flag=True, help="Compare the working tree with HEAD.")
 @click.option(
+    "--changed-only",
+    is_flag=True,
+    help="Leave out prompts whose file, settings and includes are unchanged, so totals cover changed prompts only "
+    "(for pre-commit). Every prompt still counts when the configuration changed or a budget limits the total.",
+)
+@click.option(
     "--config",
     "config_path",
     metavar="FILE",
@@ -52,6 +58,7 @@ def check(
     head: str | None,
     staged: bool,
     worktree: bool,
+    changed_only: bool,
     config_path: str | None,
     output_format: str,
     output: str | None,
@@ -84,7 +91,8 @@ def check(
         config = load_config(repository.root, config_path, overrides)
         if prompt_globs:
             config = dataclasses.replace(config, prompts=())
-        result = run_check(repository.root, config, CheckOptions(base=base, head=head, mode=mode), repository)
+        options = CheckOptions(base=base, head=head, mode=mode, changed_only=changed_only)
+        result = run_check(repository.root, config, options, repository)
         trends = None
         if output_format in ("markdown", "json") and with_trend:
             from promptguard.trend import prompt_trends

@@ -312,7 +312,21 @@ def _totals_section(document: Mapping[str, Any]) -> _Section:
             ],
         ],
     )
-    return _Section(header=["**Totals**", "", *header, *body, ""], rows=[])
+    return _Section(header=["**Totals**", "", *header, *body, *_scope_lines(document), ""], rows=[])
+
+
+def _scope_lines(document: Mapping[str, Any]) -> list[str]:
+    """Return the note under the totals of a `--changed-only` check."""
+    scope = document.get("scope")
+    if scope is None:
+        return []
+    if scope["every_prompt_reason"] is not None:
+        return ["", f"Every prompt was counted: {_cell(str(scope['every_prompt_reason']))}."]
+    left_out = int(scope["unchanged_left_out"])
+    if not left_out:
+        return []
+    noun = "prompt is" if left_out == 1 else "prompts are"
+    return ["", f"The totals cover changed prompts only: {left_out:,} unchanged {noun} left out (`--changed-only`)."]
 
 
 def _folded_section(summary: str, table_header: list[str], rows: list[str], *, drop_priority: int) -> _Section:

@@ -108,6 +108,7 @@ def render_text(document: Mapping[str, Any]) -> str:
         lines.append("no prompt changed")
     if unchanged:
         lines.append(f"({unchanged} unchanged prompt{'s' if unchanged != 1 else ''} counted in the totals)")
+    lines.extend(_scope_lines(document))
     if any(p["token_count_method"] == "estimated" for p in prompts):
         lines.append("~ estimated: no public tokenizer for this model")
 
@@ -151,6 +152,20 @@ def render_text(document: Mapping[str, Any]) -> str:
         lines.append(f"warning: {warning}")
     lines.append(f"status: {document['status']}")
     return "\n".join(lines) + "\n"
+
+
+def _scope_lines(document: Mapping[str, Any]) -> list[str]:
+    """Return the line about which prompts a `--changed-only` check counted."""
+    scope = document.get("scope")
+    if scope is None:
+        return []
+    if scope["every_prompt_reason"] is not None:
+        return [f"(--changed-only: every prompt counted, because {scope['every_prompt_reason']})"]
+    left_out = int(scope["unchanged_left_out"])
+    if not left_out:
+        return []
+    noun = "prompt" if left_out == 1 else "prompts"
+    return [f"({left_out:,} unchanged {noun} left out by --changed-only: the totals cover changed prompts only)"]
 
 
 def _percent(text: str | None) -> str:

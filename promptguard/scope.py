@@ -1,0 +1,87 @@
+"""Which prompts a `check --changed-only` may leave out, and when it must count every prompt.
+
+A prompt may be left out when its figures cannot differ between base and
+head. That holds when its file is the same blob at the same path, it has no
+recorded responses, routing or fallback model (those read other files), and it
+includes or imports no other template. The check still counts every prompt
+when the configuration changed, because a new model or a tighter budget
+changes unchanged prompts too. It also counts every prompt when a budget
+limits the total of every prompt. A per-prompt budget on a left-out prompt is
+not evaluated, so a change of list prices between two days is seen only by a
+check without `--changed-only`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from promptguard.config import Config, PromptSpec
+from promptguard.formats import detect_format
+
+# Budgets on the total of every prompt at head. `max_monthly_cost_increase` is
+# a difference, to which an unchanged prompt adds zero, so it is not listed.
+EVERY_PROMPT_BUDGETS = frozenset({"max_monthly_cost", "max_monthly_cost_growth_pct"})
+
+CONFIG_FILE_NAMES = frozenset({"promptguard.toml", "pyproject.toml"})
+
+# Formats that are never rendered as templates.
+PLAIN_FORMATS = frozenset({"text", "markdown"})
+
+# A Jinja2 statement that reads another template, with or without whitespace control.
+_TEMPLATE_READ = re.compile(rb"\{%[-+]?\s*(?:include|import|from|extends)\b")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Prompts a check compared: `left_out` unchanged prompts were not counted.
+
+    `every_prompt_reason` is the reason a `--changed-only` check counted every
+    prompt anyway, or None when it was free to leave prompts out.
+    """
+
+    changed_only: bool = False
+    left_out: int = 0
+    every_prompt_reason: str | None = None
+
+
+def every_prompt_reason(
+    config: Config,
+    changed_paths: Iterable[str],
+    config_at_base: bytes | None,
+    config_in_use: bytes | None,
+) -> str | None:
+    """Return why a `--changed-only` check must count every prompt, or None if it may leave some out.
+
+    `config_at_base` is the configuration file at the base revision and
+    `config_in_use` the file the check read, both None without a file.
+    """
+    budgets = sorted(EVERY_PROMPT_BUDGETS & config.budgets.keys())
+    if budgets:
+        return f"the budget {budgets[0]} limits the total of every prompt"
+    if config.source is not None:
+        if config_at_base != config_in_use:
+            return f"the configuration {config.source} differs from the base revision"
+        return None
+    for path in changed_paths:
+        if path.rsplit("/", 1)[-1] in CONFIG_FILE_NAMES:
+            return f"the configuration file {path} changed"
+    return None
+
+
+def renders_templates(path: str, spec: PromptSpec) -> bool:
+    """Return whether a prompt's format renders Jinja2, so that it may read other templates."""
+    return detect_format(path, spec.format, spec.key) not in PLAIN_FORMATS
+
+
+def may_leave_out(path: str, spec: PromptSpec, source: bytes | None) -> bool:
+    """Return whether an unchanged prompt's figures depend on its own file and settings alone.
+
+    `source` is the prompt's file, needed only when `renders_templates` is true.
+    """
+    if spec.fixtures or spec.routing or spec.fallback_model:
+        return False
+    if not renders_templates(path, spec):
+        return True
+    return source is not None and _TEMPLATE_READ.search(source) is None
