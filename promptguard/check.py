@@ -463,7 +463,7 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
         scope = Scope()
         if options.changed_only:
             compared, scope = _leave_out_unchanged(
-                repository, config, counter.blobs, (base, base_files), (head, head_files), list(changes), compared
+                repository, config, counter.blobs, base, base_files, list(changes), compared
             )
 
         requests: list[_SideRequest] = []
@@ -540,14 +540,12 @@ def _leave_out_unchanged(
     repository: Repository,
     config: Config,
     blobs: BlobStore,
-    base_side: tuple[Revision, Mapping[str, FileEntry]],
-    head_side: tuple[Revision, Mapping[str, FileEntry]],
+    base: Revision,
+    base_files: Mapping[str, FileEntry],
     changed_paths: list[str],
     compared: list[_Compared],
 ) -> tuple[list[_Compared], Scope]:
     """Drop the prompts that `promptguard.scope.may_leave_out` allows, unless every prompt must be counted."""
-    base, base_files = base_side
-    head, head_files = head_side
     config_at_base = None
     config_in_use = None
     if config.source is not None:
@@ -562,14 +560,15 @@ def _leave_out_unchanged(
         logger.info("--changed-only: counting every prompt because %s", reason)
         return compared, Scope(changed_only=True, every_prompt_reason=reason)
 
-    # Unchanged means the same blob at the same path, so the head blob is the base blob too.
-    candidates = [item for item in compared if item[2] == "unchanged" and item[4] == item[0] and not item[5]]
+    # git diff lists no change for an unchanged path, so its content at head is
+    # its base blob, also in the working tree where head files have no blob id.
+    candidates = [item for item in compared if item[2] == "unchanged" and item[4] == item[0]]
     templates = {path for path, spec, *_ in candidates if renders_templates(path, spec)}
-    blobs.prefetch(head_files[path].blob or "" for path in templates)
+    blobs.prefetch(base_files[path].blob or "" for path in templates)
     left_out = {
         path
         for path, spec, *_ in candidates
-        if may_leave_out(path, spec, blobs.read(head, head_files[path]) if path in templates else None)
+        if may_leave_out(path, spec, blobs.read(base, base_files[path]) if path in templates else None)
     }
     remaining = [item for item in compared if item[0] not in left_out]
     return remaining, Scope(changed_only=True, left_out=len(left_out))

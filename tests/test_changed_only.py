@@ -95,6 +95,20 @@ def test_changed_delta_matches_full_check(repo: GitRepo, run_cli: Any) -> None:
     assert Decimal(changed_only["totals"]["monthly_cost_delta"]) == Decimal(full["totals"]["monthly_cost_delta"])
 
 
+def test_worktree_leaves_out_unchanged(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
+    build(repo)
+    repo.write("prompts/changed.md", CHANGED_AFTER)
+
+    result = run_cli(["check", "--worktree", "--changed-only", "--format", "json"], repo.root)
+
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert paths(document) == {"prompts/changed.md", "prompts/including.j2"}
+    assert document["scope"]["unchanged_left_out"] == 2
+    changed = {p["path"]: p for p in document["prompts"]}["prompts/changed.md"]
+    assert changed["head"]["input_tokens"] == count(reference_encoding, CHANGED_AFTER) + CHAT_OVERHEAD
+
+
 def test_changed_include_counts(repo: GitRepo, run_cli: Any, reference_encoding: Any) -> None:
     build(repo)
     repo.write("partials/footer.txt", FOOTER_AFTER)
