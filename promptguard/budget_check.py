@@ -7,6 +7,7 @@ scenario of the cost model instead of the baseline.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from promptguard.check import PromptResult, PromptSide, Totals
     from promptguard.history import DriftFigures
     from promptguard.revisions import Repository, Revision
+
+logger = logging.getLogger(__name__)
 
 DRIFT_BUDGETS = frozenset({"max_input_tokens_growth_pct", "max_monthly_cost_growth_pct"})
 DEFAULT_WINDOW_DAYS = 90
@@ -65,6 +68,14 @@ def evaluate_budgets(
         window = drifts.get(limit.window_days or DEFAULT_WINDOW_DAYS)
         if name == "max_monthly_cost_growth_pct" and window is not None:
             total_actual = window.total_monthly_cost_growth_pct
+            if total_actual is None:
+                # A log line, not a report warning, so that --strict does not fail every young repository.
+                logger.warning(
+                    "%s not evaluated: no prompt existed at the start of its %d-day window (%s)",
+                    name,
+                    window.window_days,
+                    window.window_start,
+                )
         if total_actual is not None:
             outcomes.append(budget_rules.evaluate(name, limit, total_actual, None, limit.scenario))
     return outcomes

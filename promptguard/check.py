@@ -55,7 +55,11 @@ class PromptSide:
 
 @dataclass(frozen=True)
 class PromptResult:
-    """One prompt compared between base and head."""
+    """One prompt compared between base and head.
+
+    `change` is "unchanged" only when the file and every figure are the same. A
+    prompt whose file is the same but whose figures differ is "modified".
+    """
 
     path: str
     previous_path: str | None
@@ -487,6 +491,9 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
                             base_side.source_text, head_side.source_text, counter.tokenizer(spec.model).count_texts
                         )
                     )
+                if kind == "unchanged" and base_side != head_side:
+                    # The file is the same, but an included template or the recorded responses changed.
+                    kind = "modified"
             tokenizer = counter.tokenizer(spec.model)
             results.append(
                 PromptResult(

@@ -174,11 +174,17 @@ def render_template(
         ) from error
     except jinja2.UndefinedError as error:
         name = re.search(r"'([^']+)' is undefined", str(error))
-        variable = name.group(1) if name else str(error)
+        if name is None:
+            # A missing attribute or key of a value, for example a macro that an imported template lacks.
+            raise PromptFormatError(
+                f"template failed to render: {error}",
+                location=path,
+                fix="check the attribute and macro names the template uses against the values and templates it reads",
+            ) from error
         raise PromptFormatError(
-            f"undefined variable {variable!r}",
+            f"undefined variable {name.group(1)!r}",
             location=path,
-            fix=f"add {variable} to `variables` of this prompt in promptguard.toml",
+            fix=f"add {name.group(1)} to `variables` of this prompt in promptguard.toml",
         ) from error
     except SecurityError as error:
         raise PromptFormatError(

@@ -1,4 +1,4 @@
-"""Which prompts a `check --changed-only` may leave out, and when it must count every prompt.
+"""Scope of `check --changed-only`: the prompts it may leave out, and when it must count every prompt.
 
 A prompt may be left out when its figures cannot differ between base and
 head. That holds when its file is the same blob at the same path, it has no
@@ -14,6 +14,7 @@ check without `--changed-only`.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,19 +56,34 @@ def every_prompt_reason(
     """Return why a `--changed-only` check must count every prompt, or None if it may leave some out.
 
     `config_at_base` is the configuration file at the base revision and
-    `config_in_use` the file the check read, both None without a file.
+    `config_in_use` the file the check read, both None without a file. Only
+    the settings are compared: comments, layout and, in pyproject.toml, other
+    tables may differ.
     """
     budgets = sorted(EVERY_PROMPT_BUDGETS & config.budgets.keys())
     if budgets:
         return f"the budget {budgets[0]} limits the total of every prompt"
     if config.source is not None:
-        if config_at_base != config_in_use:
-            return f"the configuration {config.source} differs from the base revision"
+        if _settings(config.source, config_at_base) != _settings(config.source, config_in_use):
+            return f"the settings in {config.source} differ from the base revision"
         return None
     for path in changed_paths:
         if path.rsplit("/", 1)[-1] in CONFIG_FILE_NAMES:
             return f"the configuration file {path} changed"
     return None
+
+
+def _settings(source: str, data: bytes | None) -> object:
+    """Return promptguard's settings in a configuration file, or the raw bytes if they do not parse."""
+    if data is None:
+        return None
+    try:
+        document = tomllib.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return data
+    if source.rsplit("/", 1)[-1] == "pyproject.toml":
+        return document.get("tool", {}).get("promptguard")
+    return document
 
 
 def renders_templates(path: str, spec: PromptSpec) -> bool:

@@ -83,6 +83,14 @@ def test_undefined_variable_named(committed: GitRepo, run_cli: Any) -> None:
     assert_clean_error(result, "prompts/t.j2", "undefined variable 'customer_name'", "variables")
 
 
+def test_missing_macro_not_called_variable(committed: GitRepo, run_cli: Any) -> None:
+    committed.write("prompts/macros.j2", "{% macro header() %}Hello{% endmacro %}\n")
+    committed.write("prompts/t.j2", "{% import 'macros.j2' as m %}{{ m.footer() }}\n")
+    result = run_cli(["check", "--base", "HEAD", "--worktree"], committed.root)
+    assert_clean_error(result, "prompts/t.j2", "has no attribute 'footer'", "macro names")
+    assert "undefined variable" not in result.stderr
+
+
 def test_invalid_utf8(committed: GitRepo, run_cli: Any) -> None:
     committed.write("prompts/latin1.md", b"first line\ncaf\xe9\n")
     result = run_cli(["check", "--base", "HEAD", "--worktree"], committed.root)

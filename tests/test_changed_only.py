@@ -121,7 +121,12 @@ def test_changed_include_counts(repo: GitRepo, run_cli: Any, reference_encoding:
     after = count(reference_encoding, "Ticket: My invoice is wrong\n" + FOOTER_AFTER) + CHAT_OVERHEAD
     assert prompt["base"]["input_tokens"] == before
     assert prompt["head"]["input_tokens"] == after
+    assert prompt["change"] == "modified"
+    assert prompt["hunks"] == []
     assert document["scope"]["unchanged_left_out"] == 3
+    text = run_cli(["check", "--staged", "--changed-only"], repo.root)
+    assert "prompts/including.j2" in text.stdout
+    assert "no prompt changed" not in text.stdout
 
 
 def test_changed_config_counts_every_prompt(repo: GitRepo, run_cli: Any) -> None:
@@ -147,6 +152,27 @@ def test_unstaged_config_edit_counts_every_prompt(repo: GitRepo, run_cli: Any) -
     assert document["status"] == "fail"
 
 
+def test_pyproject_other_tables_ignored(repo: GitRepo, run_cli: Any) -> None:
+    pyproject = '[project]\nname = "app"\nversion = "1.0.0"\n\n[tool.promptguard]\n' + CONFIG
+    build(repo, "")
+    repo.git("rm", "--quiet", "promptguard.toml")
+    repo.write("pyproject.toml", pyproject)
+    repo.commit("configuration in pyproject.toml")
+    repo.write("pyproject.toml", pyproject.replace('version = "1.0.0"', 'version = "1.0.1"'))
+    repo.write("prompts/changed.md", CHANGED_AFTER)
+    repo.git("add", "--all")
+
+    document = check_json(run_cli, repo, "--changed-only")
+
+    assert document["scope"]["every_prompt_reason"] is None
+    assert document["scope"]["unchanged_left_out"] == 2
+
+    repo.write("pyproject.toml", pyproject.replace("requests_per_month = 1000", "requests_per_month = 2000"))
+    repo.git("add", "pyproject.toml")
+    document = check_json(run_cli, repo, "--changed-only")
+    assert "pyproject.toml" in document["scope"]["every_prompt_reason"]
+
+
 def test_total_budget_counts_every_prompt(repo: GitRepo, run_cli: Any) -> None:
     build(repo, CONFIG + "\n[budgets]\nmax_monthly_cost = { fail = 1000 }\n")
     repo.write("prompts/changed.md", CHANGED_AFTER)
@@ -167,9 +193,9 @@ def test_text_and_markdown_name_left_out(repo: GitRepo, run_cli: Any) -> None:
     markdown = run_cli(["check", "--staged", "--changed-only", "--format", "markdown"], repo.root)
 
     assert text.exit_code == 0, text.stderr
-    assert "2 unchanged prompts left out by --changed-only" in text.stdout
+    assert "(2 unchanged prompts left out by --changed-only, so not counted in the totals)" in text.stdout
     assert markdown.exit_code == 0, markdown.stderr
-    assert "2 unchanged prompts are left out (`--changed-only`)" in markdown.stdout
+    assert "2 unchanged prompts are left out of this report and its totals (`--changed-only`)." in markdown.stdout
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -206,9 +232,12 @@ def test_config_reason_without_file(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, CONFIG), None, {})
     without_file = dataclasses.replace(config, source=None)
 
-    assert every_prompt_reason(config, [], b"a", b"a") is None
-    assert every_prompt_reason(config, [], b"a", b"b") is not None
-    assert every_prompt_reason(config, [], None, b"b") is not None
+    assert every_prompt_reason(config, [], b"a = 1\n", b"# a comment\na = 1\n") is None
+    assert every_prompt_reason(config, [], b"a = 1\n", b"a = 2\n") is not None
+    assert every_prompt_reason(config, [], None, b"a = 1\n") is not None
+    # A file that does not parse at one side is compared byte for byte.
+    assert every_prompt_reason(config, [], b"a = [", b"a = [") is None
+    assert every_prompt_reason(config, [], b"a = [", b"a = 1\n") is not None
     assert every_prompt_reason(without_file, ["prompts/a.md"], None, None) is None
     reason = every_prompt_reason(without_file, ["sub/pyproject.toml"], None, None)
     assert reason is not None

@@ -52,3 +52,21 @@ def test_small_steps_fail_growth_budget(repo: GitRepo, run_cli: Any, reference_e
     assert Decimal(growth["actual"]) == expected.normalize()
     assert growth["level"] == "fail"
     assert result.exit_code == 1
+
+
+def test_young_history_growth_logged(repo: GitRepo, run_cli: Any) -> None:
+    config = CONFIG.split("[budgets]")[0] + "[budgets]\nmax_monthly_cost_growth_pct = { warn = 5 }\n"
+    repo.write("promptguard.toml", config)
+    repo.write("prompts/a.md", "First version.\n")
+    commit_at(repo, "2026-11-20T10:00:00+00:00", "start")
+    repo.write("prompts/a.md", "First version, with one more rule.\n")
+    head = commit_at(repo, "2026-11-25T10:00:00+00:00", "change")
+
+    result = run_cli(["check", "--base", f"{head}~1", "--format", "json"], repo.root)
+
+    assert result.exit_code == 0, result.stderr
+    assert "max_monthly_cost_growth_pct not evaluated: no prompt existed at the start of its 90-day window" in (
+        result.stderr
+    )
+    document = json.loads(result.stdout)
+    assert all(b["budget"] != "max_monthly_cost_growth_pct" for b in document["budgets"])

@@ -326,7 +326,7 @@ def _scope_lines(document: Mapping[str, Any]) -> list[str]:
     if not left_out:
         return []
     noun = "prompt is" if left_out == 1 else "prompts are"
-    return ["", f"The totals cover changed prompts only: {left_out:,} unchanged {noun} left out (`--changed-only`)."]
+    return ["", f"{left_out:,} unchanged {noun} left out of this report and its totals (`--changed-only`)."]
 
 
 def _folded_section(summary: str, table_header: list[str], rows: list[str], *, drop_priority: int) -> _Section:

@@ -165,7 +165,7 @@ def _scope_lines(document: Mapping[str, Any]) -> list[str]:
     if not left_out:
         return []
     noun = "prompt" if left_out == 1 else "prompts"
-    return [f"({left_out:,} unchanged {noun} left out by --changed-only: the totals cover changed prompts only)"]
+    return [f"({left_out:,} unchanged {noun} left out by --changed-only, so not counted in the totals)"]
 
 
 def _percent(text: str | None) -> str:
