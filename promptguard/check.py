@@ -27,7 +27,15 @@ from promptguard.hunks import Hunk, diff_hunks
 from promptguard.paths import normalize_repo_path
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
-from promptguard.scope import Scope, every_prompt_reason, may_leave_out, renders_templates
+from promptguard.scope import (
+    SCAN_CACHE_NAME,
+    SCAN_CACHE_VERSION,
+    Scope,
+    every_prompt_reason,
+    may_leave_out,
+    reads_templates,
+    renders_templates,
+)
 from promptguard.success_cost import SuccessCost, replay_prompt
 from promptguard.tokencache import CacheKey, TokenCache
 from promptguard.tokenizers import Tokenizer, tokenizer_for
@@ -467,7 +475,7 @@ def _run_check(repository: Repository, config: Config, options: CheckOptions) ->
         scope = Scope()
         if options.changed_only:
             compared, scope = _leave_out_unchanged(
-                repository, config, counter.blobs, base, base_files, list(changes), compared
+                repository, config, counter, base, base_files, list(changes), compared
             )
 
         requests: list[_SideRequest] = []
@@ -546,17 +554,20 @@ _Compared = tuple[str, PromptSpec, ChangeKind, str | None, str | None, bool]
 def _leave_out_unchanged(
     repository: Repository,
     config: Config,
-    blobs: BlobStore,
+    counter: _Counter,
     base: Revision,
     base_files: Mapping[str, FileEntry],
     changed_paths: list[str],
     compared: list[_Compared],
 ) -> tuple[list[_Compared], Scope]:
     """Drop the prompts that `promptguard.scope.may_leave_out` allows, unless every prompt must be counted."""
+    blobs = counter.blobs
     config_at_base = None
     config_in_use = None
     if config.source is not None:
         if config.source in base_files:
+            # One `git cat-file` run costs less than importing GitPython for `Repository.read`.
+            blobs.prefetch([base_files[config.source].blob or ""])
             config_at_base = blobs.read(base, base_files[config.source])
         try:
             config_in_use = (repository.root / config.source).read_bytes()
@@ -570,12 +581,18 @@ def _leave_out_unchanged(
     # git diff lists no change for an unchanged path, so its content at head is
     # its base blob, also in the working tree where head files have no blob id.
     candidates = [item for item in compared if item[2] == "unchanged" and item[4] == item[0]]
-    templates = {path for path, spec, *_ in candidates if renders_templates(path, spec)}
-    blobs.prefetch(base_files[path].blob or "" for path in templates)
+    templates = [path for path, spec, *_ in candidates if renders_templates(path, spec)]
+    scan_keys = {path: CacheKey(base_files[path].blob or "", SCAN_CACHE_NAME, SCAN_CACHE_VERSION) for path in templates}
+    scanned = counter.cache.get_many(scan_keys.values())
+    unknown = [path for path in templates if scan_keys[path] not in scanned]
+    blobs.prefetch(base_files[path].blob or "" for path in unknown)
+    fresh = {scan_keys[path]: int(reads_templates(blobs.read(base, base_files[path]))) for path in unknown}
+    counter.cache.put_many(fresh)
+    scanned.update(fresh)
     left_out = {
         path
         for path, spec, *_ in candidates
-        if may_leave_out(path, spec, blobs.read(base, base_files[path]) if path in templates else None)
+        if may_leave_out(path, spec, bool(scanned[scan_keys[path]]) if path in scan_keys else None)
     }
     remaining = [item for item in compared if item[0] not in left_out]
     return remaining, Scope(changed_only=True, left_out=len(left_out))

@@ -13,6 +13,7 @@ check without `--changed-only`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Iterable
@@ -32,6 +33,11 @@ PLAIN_FORMATS = frozenset({"text", "markdown"})
 
 # A Jinja2 statement that reads another template, with or without whitespace control.
 _TEMPLATE_READ = re.compile(rb"\{%[-+]?\s*(?:include|import|from|extends)\b")
+
+# The token-count cache keeps `reads_templates` of each blob under this name in
+# place of an encoding, with a hash of the pattern in place of the settings.
+SCAN_CACHE_NAME = "template-reads"
+SCAN_CACHE_VERSION = hashlib.sha256(_TEMPLATE_READ.pattern).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -91,13 +97,19 @@ def renders_templates(path: str, spec: PromptSpec) -> bool:
     return detect_format(path, spec.format, spec.key) not in PLAIN_FORMATS
 
 
-def may_leave_out(path: str, spec: PromptSpec, source: bytes | None) -> bool:
+def reads_templates(source: bytes) -> bool:
+    """Return whether a prompt file has a Jinja2 statement that reads another template."""
+    return _TEMPLATE_READ.search(source) is not None
+
+
+def may_leave_out(path: str, spec: PromptSpec, reads_other_templates: bool | None) -> bool:
     """Return whether an unchanged prompt's figures depend on its own file and settings alone.
 
-    `source` is the prompt's file, needed only when `renders_templates` is true.
+    `reads_other_templates` is `reads_templates` of the prompt's file, needed
+    only when `renders_templates` is true. None counts as true.
     """
     if spec.fixtures or spec.routing or spec.fallback_model:
         return False
     if not renders_templates(path, spec):
         return True
-    return source is not None and _TEMPLATE_READ.search(source) is None
+    return reads_other_templates is False

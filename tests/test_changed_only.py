@@ -12,7 +12,7 @@ import jsonschema
 
 from promptguard.config import load_config
 from promptguard.report import report_schema
-from promptguard.scope import every_prompt_reason, may_leave_out
+from promptguard.scope import every_prompt_reason, may_leave_out, reads_templates
 from tests.conftest import GitRepo
 
 CONFIG = """
@@ -211,20 +211,23 @@ def test_prompt_with_fixtures_is_kept(tmp_path: Path) -> None:
     with_fallback = dataclasses.replace(spec, fallback_model="gpt-4o")
 
     assert may_leave_out("prompts/plain.md", spec, None)
-    assert not may_leave_out("prompts/plain.md", with_fixtures, None)
-    assert not may_leave_out("prompts/plain.md", with_fallback, None)
+    assert not may_leave_out("prompts/plain.md", with_fixtures, False)
+    assert not may_leave_out("prompts/plain.md", with_fallback, False)
 
 
 def test_template_reads_detected(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, CONFIG), None, {})
     spec = config.default_prompt("prompts/*.j2")
 
-    assert may_leave_out("prompts/a.j2", spec, b"Hello {{ ticket }}")
-    assert not may_leave_out("prompts/a.j2", spec, b"{%- include 'x.txt' %}")
-    assert not may_leave_out("prompts/a.j2", spec, b"{% from 'macros.j2' import card %}")
-    assert not may_leave_out("prompts/a.j2", spec, b"{%+ extends 'base.j2' %}")
-    assert not may_leave_out("prompts/a.j2", spec, b"{%import 'macros.j2' as m %}")
-    # A template format with no source read cannot be cleared.
+    assert not reads_templates(b"Hello {{ ticket }} {% if x %}from{% endif %}")
+    assert reads_templates(b"{%- include 'x.txt' %}")
+    assert reads_templates(b"{% from 'macros.j2' import card %}")
+    assert reads_templates(b"{%+ extends 'base.j2' %}")
+    assert reads_templates(b"{%import 'macros.j2' as m %}")
+    assert reads_templates(b"{%\n  include 'x.txt' %}")
+    assert may_leave_out("prompts/a.j2", spec, False)
+    assert not may_leave_out("prompts/a.j2", spec, True)
+    # A template that was not scanned is kept.
     assert not may_leave_out("prompts/a.j2", spec, None)
 
 
@@ -242,3 +245,25 @@ def test_config_reason_without_file(tmp_path: Path) -> None:
     reason = every_prompt_reason(without_file, ["sub/pyproject.toml"], None, None)
     assert reason is not None
     assert "sub/pyproject.toml" in reason
+
+
+def test_scan_results_cached_by_blob(repo: GitRepo, run_cli: Any) -> None:
+    from promptguard.scope import SCAN_CACHE_NAME, SCAN_CACHE_VERSION
+    from promptguard.tokencache import CacheKey, TokenCache
+
+    build(repo)
+    repo.write("prompts/changed.md", CHANGED_AFTER)
+    repo.git("add", "prompts/changed.md")
+    check_json(run_cli, repo, "--changed-only")
+
+    keys = {
+        name: CacheKey(repo.git("rev-parse", f"HEAD:prompts/{name}").strip(), SCAN_CACHE_NAME, SCAN_CACHE_VERSION)
+        for name in ("template.j2", "including.j2")
+    }
+    cache = TokenCache.open_default()
+    try:
+        stored = cache.get_many(keys.values())
+    finally:
+        cache.close()
+    assert stored[keys["template.j2"]] == 0
+    assert stored[keys["including.j2"]] == 1
