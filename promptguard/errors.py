@@ -49,6 +49,21 @@ class PromptFormatError(PromptguardError):
     """A prompt file cannot be decoded, parsed or rendered."""
 
 
+class UndefinedVariableError(PromptFormatError):
+    """A template reads a variable that the configuration does not give."""
+
+    def __init__(self, variable: str, *, location: str | None = None, config_name: str = "promptguard.toml"):
+        super().__init__(f"undefined variable {variable!r}", location=location)
+        self.variable = variable
+        self.name_configuration(config_name)
+
+    def name_configuration(self, config_name: str) -> None:
+        """Point the fix at the configuration file that sets this prompt's variables."""
+        if config_name.rsplit("/", 1)[-1] == "pyproject.toml":
+            config_name = f"[tool.promptguard] of {config_name}"
+        self.fix = f"add {self.variable} to `variables` of this prompt in {config_name}"
+
+
 class ModelError(PromptguardError):
     """A model has no known tokenizer mapping or no price."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptguard.errors import PromptFormatError, PromptguardError
+from promptguard.errors import PromptFormatError, PromptguardError, UndefinedVariableError
 from promptguard.safeyaml import load_yaml
 from promptguard.tokenizers import Message
 
@@ -135,9 +135,18 @@ def _sandbox(include_reader: IncludeReader | None) -> BudgetedSandbox:
 
 
 def render_template(
-    text: str, path: str, variables: Mapping[str, Any], include_reader: IncludeReader | None = None
+    text: str,
+    path: str,
+    variables: Mapping[str, Any],
+    include_reader: IncludeReader | None = None,
+    first_line: int | None = 1,
 ) -> str:
-    """Render a Jinja2 template in the sandbox, turning every failure into a PromptFormatError."""
+    """Render a Jinja2 template in the sandbox, turning every failure into a PromptFormatError.
+
+    `first_line` is the line of `path` where the template starts, or None for
+    a template taken from a YAML or JSON value, whose lines are not the file's.
+    Errors raised while rendering then name the template line as `path:line`.
+    """
     import jinja2
     from jinja2.exceptions import SecurityError
 
@@ -164,7 +173,7 @@ def render_template(
     except RenderBudgetExceeded as error:
         raise PromptFormatError(
             f"template exceeds the render budget: {error}",
-            location=path,
+            location=_render_location(path, error, first_line),
             fix="check loops, repetition and recursive macros in the template",
         ) from None
     except jinja2.TemplateSyntaxError as error:
@@ -174,21 +183,20 @@ def render_template(
         ) from error
     except jinja2.UndefinedError as error:
         name = re.search(r"'([^']+)' is undefined", str(error))
+        location = _render_location(path, error, first_line)
         if name is None:
             # A missing attribute or key of a value, for example a macro that an imported template lacks.
             raise PromptFormatError(
                 f"template failed to render: {error}",
-                location=path,
+                location=location,
                 fix="check the attribute and macro names the template uses against the values and templates it reads",
             ) from error
-        raise PromptFormatError(
-            f"undefined variable {name.group(1)!r}",
-            location=path,
-            fix=f"add {name.group(1)} to `variables` of this prompt in promptguard.toml",
-        ) from error
+        raise UndefinedVariableError(name.group(1), location=location) from error
     except SecurityError as error:
         raise PromptFormatError(
-            f"template blocked by the sandbox: {error}", location=path, fix="remove access to internal attributes"
+            f"template blocked by the sandbox: {error}",
+            location=_render_location(path, error, first_line),
+            fix="remove access to internal attributes",
         ) from error
     except jinja2.TemplateNotFound as error:
         raise PromptFormatError(
@@ -201,14 +209,39 @@ def render_template(
     except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError, OverflowError) as error:
         raise PromptFormatError(
             f"template failed to render: {type(error).__name__}: {error}",
-            location=path,
+            location=_render_location(path, error, first_line),
             fix="check the variables given in promptguard.toml against what the template uses",
         ) from error
 
 
+def _render_location(path: str, error: BaseException, first_line: int | None) -> str:
+    """Return `path:line` for the template line that raised `error`, or `path` when the line is unknown.
+
+    Jinja2 rewrites the traceback of an `Exception` so that frames of template
+    code carry template lines, with "<template>" as the file name of a template
+    made by `from_string`. A `BaseException` such as `RenderBudgetExceeded`
+    keeps the frames of the generated Python code, whose lines the template
+    maps back. Frames of included templates have a name and are skipped, so
+    an error inside an include gets the line of the include.
+    """
+    if first_line is None:
+        return path
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        template = trace.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            if template.name is None:
+                line = template.get_corresponding_lineno(trace.tb_lineno)
+        elif trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return path if line is None else f"{path}:{first_line + line - 1}"
+
+
 def _maybe_render(text: str, path: str, variables: Mapping[str, Any], include_reader: IncludeReader | None) -> str:
     if _JINJA_SYNTAX.search(text):
-        return render_template(text, path, variables, include_reader)
+        return render_template(text, path, variables, include_reader, first_line=None)
     return text
 
 
@@ -294,7 +327,9 @@ def _prompty_messages(
     # Prompty's `sample` gives example inputs; configured variables win.
     sample = front.get("sample")
     merged = {**(sample if isinstance(sample, dict) else {}), **variables}
-    rendered = render_template(body, path, merged, include_reader)
+    # The body begins on the closing '---' line, so its line numbers continue the file's.
+    first_line = text[: len(text) - len(body)].count("\n") + 1
+    rendered = render_template(body, path, merged, include_reader, first_line)
 
     markers = list(_PROMPTY_ROLE.finditer(rendered))
     if not markers:

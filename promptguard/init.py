@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import posixpath
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,6 +30,11 @@ _SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".venv", "venv", "node_modules"
 
 # At most this many found prompt files are listed in the generated config.
 _LISTED_PROMPTS = 20
+
+_GLOB_CHARACTERS = frozenset("*?[]{}")
+
+# The literal template name of a Jinja2 include, import, from or extends statement.
+_TEMPLATE_NAME = re.compile(r"""\{%[-+]?\s*(?:include|import|from|extends)\s+(["'])([^"'\n]+)\1""")
 
 WORKFLOW_TEMPLATE = """\
 # Comment the token and cost change of prompt files on every pull request.
@@ -125,13 +132,39 @@ def find_prompt_files(paths: Iterable[str], globs: Sequence[str] = DEFAULT_INCLU
     return sorted(path for path in paths if any(glob_match(pattern, path) for pattern in globs))
 
 
+def find_included_templates(root: Path, prompts: Sequence[str]) -> list[str]:
+    """Return the prompt files that another prompt includes, imports or extends by a literal name.
+
+    Names resolve next to the including file first, then from the repository
+    root, as `check` resolves them. A file that cannot be read is skipped.
+    """
+    known = set(prompts)
+    included: set[str] = set()
+    for path in prompts:
+        try:
+            text = (root / path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for match in _TEMPLATE_NAME.finditer(text):
+            name = match.group(2)
+            for candidate in (posixpath.normpath(posixpath.join(posixpath.dirname(path), name)), name):
+                if candidate in known and candidate != path:
+                    included.add(candidate)
+                    break
+    # A path with glob characters would not match itself as an `exclude` glob.
+    return sorted(path for path in included if not _GLOB_CHARACTERS.intersection(path))
+
+
 def _toml_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 
 
-def render_config(prompts: Sequence[str]) -> str:
-    """Return a commented promptguard.toml that `promptguard check` accepts as is."""
+def render_config(prompts: Sequence[str], included: Sequence[str] = ()) -> str:
+    """Return a commented promptguard.toml that `promptguard check` accepts as is.
+
+    `included` are prompt files that other prompts include, and they go to `exclude`.
+    """
     if prompts:
         found = [f"#   {path}" for path in prompts[:_LISTED_PROMPTS]]
         if len(prompts) > _LISTED_PROMPTS:
@@ -140,6 +173,15 @@ def render_config(prompts: Sequence[str]) -> str:
     else:
         found_text = "# `promptguard init` found no prompt files; adjust `include` below."
     include = "\n".join(f"    {_toml_string(pattern)}," for pattern in DEFAULT_INCLUDE)
+    if included:
+        excluded = "\n".join(f"    {_toml_string(path)}," for path in included)
+        exclude = (
+            "# Templates that other prompts include, import or extend: they are counted\n"
+            "# inside those prompts, and would count twice as prompts of their own.\n"
+            f"exclude = [\n{excluded}\n]"
+        )
+    else:
+        exclude = "exclude = []"
     # Only comments change the sections below; every key must stay valid for
     # config.schema.json, which rejects unknown keys.
     return f"""\
@@ -157,7 +199,7 @@ expected_output_tokens = 300
 include = [
 {include}
 ]
-exclude = []
+{exclude}
 
 # Give one prompt its own model, traffic or budgets:
 # [[prompts]]
@@ -190,7 +232,8 @@ def _write_new(path: Path, text: str) -> bool:
 def write_starter_files(root: Path, *, write_precommit: bool = True) -> InitResult:
     """Write promptguard.toml, the workflow and, if absent, .pre-commit-config.yaml under root."""
     prompts = find_prompt_files(list_repository_files(root))
-    files = {CONFIG_FILE: render_config(prompts), WORKFLOW_FILE: WORKFLOW_TEMPLATE}
+    included = find_included_templates(root, prompts)
+    files = {CONFIG_FILE: render_config(prompts, included), WORKFLOW_FILE: WORKFLOW_TEMPLATE}
     if write_precommit:
         files[PRECOMMIT_FILE] = PRECOMMIT_SNIPPET
 

@@ -83,6 +83,25 @@ def test_undefined_variable_named(committed: GitRepo, run_cli: Any) -> None:
     assert_clean_error(result, "prompts/t.j2", "undefined variable 'customer_name'", "variables")
 
 
+def test_undefined_variable_line_and_pyproject(repo: GitRepo, run_cli: Any) -> None:
+    settings = 'model = "gpt-4o"\nprice_date = "2026-12-01"\ninclude = ["prompts/*"]\n'
+    repo.write("pyproject.toml", '[project]\nname = "app"\n\n[tool.promptguard]\n' + settings)
+    repo.write("prompts/t.j2", "Intro.\n")
+    repo.commit("base")
+    repo.write("prompts/t.j2", "Intro.\nHello {{ customer_name }}\n")
+    result = run_cli(["check", "--base", "HEAD", "--worktree"], repo.root)
+    assert_clean_error(
+        result, "prompts/t.j2:2: undefined variable 'customer_name'", "[tool.promptguard] of pyproject.toml"
+    )
+
+
+def test_prompty_error_line_counts_front_matter(committed: GitRepo, run_cli: Any) -> None:
+    # Line 5 of the file is line 3 of the body that follows the front matter.
+    committed.write("prompts/p.prompty", "---\nname: greeting\n---\nsystem:\nHello {{ who }}\n")
+    result = run_cli(["check", "--base", "HEAD", "--worktree"], committed.root)
+    assert_clean_error(result, "prompts/p.prompty:5: undefined variable 'who'", "promptguard.toml")
+
+
 def test_missing_macro_not_called_variable(committed: GitRepo, run_cli: Any) -> None:
     committed.write("prompts/macros.j2", "{% macro header() %}Hello{% endmacro %}\n")
     committed.write("prompts/t.j2", "{% import 'macros.j2' as m %}{{ m.footer() }}\n")

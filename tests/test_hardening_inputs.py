@@ -79,13 +79,13 @@ SSTI_TEMPLATES = {
 @pytest.mark.parametrize("template", SSTI_TEMPLATES.values(), ids=SSTI_TEMPLATES.keys())
 def test_sandbox_blocks_internals(template: str) -> None:
     message = render_error(template)
-    assert message.startswith("prompts/evil.j2: template blocked by the sandbox"), message
+    assert message.startswith("prompts/evil.j2:1: template blocked by the sandbox"), message
     assert "remove access to internal attributes" in message
 
 
 def test_flask_config_is_undefined() -> None:
     message = render_error("{{ config.items() }}")
-    assert "prompts/evil.j2: undefined variable 'config'" in message
+    assert "prompts/evil.j2:1: undefined variable 'config'" in message
 
 
 # Work that Python would do in one step, before the output-size check could see it.
@@ -107,17 +107,29 @@ BUDGET_TEMPLATES = {
 }
 
 
-@pytest.mark.parametrize(("template", "reason"), BUDGET_TEMPLATES.values(), ids=BUDGET_TEMPLATES.keys())
-def test_render_budget_stops_template(template: str, reason: str) -> None:
+# Where each case is stopped. Two stop outside template code, so no line is
+# known: Jinja2 folds the constant expression while compiling, and the caller
+# checks the output size. The indent filter is applied on line 2, after the
+# newline inside the string literal.
+BUDGET_LOCATIONS = {
+    "printf_width": "prompts/evil.j2",
+    "output_size": "prompts/evil.j2",
+    "indent_filter": "prompts/evil.j2:2",
+}
+
+
+@pytest.mark.parametrize(("case", "template", "reason"), [(case, *v) for case, v in BUDGET_TEMPLATES.items()])
+def test_render_budget_stops_template(case: str, template: str, reason: str) -> None:
     message = render_error(template)
-    assert message.startswith("prompts/evil.j2: template exceeds the render budget"), message
+    location = BUDGET_LOCATIONS.get(case, "prompts/evil.j2:1")
+    assert message.startswith(f"{location}: template exceeds the render budget"), message
     assert reason in message
     assert "check loops, repetition and recursive macros" in message
 
 
 def test_range_over_limit_rejected() -> None:
     message = render_error("{% for i in range(10**9) %}{% endfor %}x")
-    assert "prompts/evil.j2: template failed to render" in message
+    assert "prompts/evil.j2:1: template failed to render" in message
     assert "Range too big" in message
 
 
@@ -163,7 +175,7 @@ def test_budget_allows_ordinary_templates(template: str, expected: str) -> None:
 def test_sandbox_error_names_file_in_cli(committed: GitRepo, run_cli: Any) -> None:
     committed.write("prompts/evil.j2", "{{ cycler.__init__.__globals__.os.popen('id').read() }}\n")
     result = run_cli(["check", "--base", "HEAD", "--worktree"], committed.root)
-    assert_clean_error(result, "prompts/evil.j2: template blocked by the sandbox", "__init__")
+    assert_clean_error(result, "prompts/evil.j2:1: template blocked by the sandbox", "__init__")
 
 
 # Paths from the configuration and from templates stay inside the repository.

@@ -356,6 +356,18 @@ def test_text_format_sparkline(repo: GitRepo, history_repo: dict[str, str], run_
     assert "Forbid refund promises" in result.stdout
 
 
+def test_single_version_singular(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> None:
+    repo.write("promptguard.toml", CONFIG)
+    repo.write("prompts/a.txt", OLD_TEXT)
+    commit_at(repo, monkeypatch, "2025-01-01T00:00:00+00:00", "add a prompt")
+
+    text = run_cli(["history", "prompts/a.txt"], repo.root)
+    markdown = run_cli(["history", "--format", "markdown", "prompts/a.txt"], repo.root)
+
+    assert "1 version, 2025-01-01" in text.stdout
+    assert "1 version from 2025-01-01" in markdown.stdout
+
+
 def test_markdown_format_chart(repo: GitRepo, history_repo: dict[str, str], run_cli: Any) -> None:
     result = run_cli(["history", "--format", "markdown"], repo.root)
 

@@ -11,7 +11,7 @@ import yaml
 
 from promptguard.cli import main
 from promptguard.config import load_config
-from promptguard.init import PRECOMMIT_FILES_PATTERN, find_prompt_files, render_config
+from promptguard.init import PRECOMMIT_FILES_PATTERN, find_included_templates, find_prompt_files, render_config
 
 
 def run_cli(args: list[str]) -> int:
@@ -168,3 +168,25 @@ def test_find_prompts_outside_git(tmp_path: Path) -> None:
     from promptguard.init import list_repository_files
 
     assert find_prompt_files(list_repository_files(tmp_path)) == ["prompts/a.txt"]
+
+
+def test_included_templates_excluded(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    files = {
+        "prompts/reply.j2": "{% include 'partials/header.j2' %}\nAnswer {{ ticket }}\n",
+        "prompts/partials/header.j2": "You are a support agent.\n",
+        "templates/page.j2": '{%- extends "templates/base.j2" %}\n',
+        "templates/base.j2": "Base layout.\n",
+        "templates/card.j2": "{% from 'missing.j2' import card %}\n",
+    }
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+
+    prompts = find_prompt_files(files)
+    included = find_included_templates(tmp_path, prompts)
+    assert included == ["prompts/partials/header.j2", "templates/base.j2"]
+
+    assert run_cli(["init", "--repo", str(tmp_path)]) == 0
+    config = load_config(tmp_path, None, {})
+    assert config.exclude == ("prompts/partials/header.j2", "templates/base.j2")

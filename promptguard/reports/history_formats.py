@@ -167,7 +167,7 @@ def _text_prompt(prompt: Mapping[str, Any]) -> list[str]:
     first, last = points[0], points[-1]
     lines.append(f"  {sparkline(tokens)}")
     lines.append(
-        f"  {len(points)} versions, {first['date'][:10]} to {last['date'][:10]}: "
+        f"  {_versions(len(points))}, {first['date'][:10]} to {last['date'][:10]}: "
         f"{first['input_tokens']:,} -> {last['input_tokens']:,} input tokens "
         f"({_pct_text(prompt['growth_pct'])}), ${first['cost_per_request']} -> "
         f"${last['cost_per_request']} per request"
@@ -233,7 +233,7 @@ def _markdown_prompt(prompt: Mapping[str, Any]) -> list[str]:
         return [*lines, "No version in the period.", ""]
     first, last = points[0], points[-1]
     lines.append(
-        f"{len(points)} versions from {first['date'][:10]} to {last['date'][:10]}: "
+        f"{_versions(len(points))} from {first['date'][:10]} to {last['date'][:10]}: "
         f"{first['input_tokens']:,} → {last['input_tokens']:,} input tokens "
         f"({_pct_text(prompt['growth_pct'])}), ${first['cost_per_request']} → "
         f"${last['cost_per_request']} per request ({escape_markdown(prompt['model'])})."
@@ -284,3 +284,7 @@ RENDERERS = {
 def render_history(result: HistoryResult, output_format: str) -> str:
     """Render a HistoryResult in one of the formats of RENDERERS."""
     return RENDERERS[output_format](build_history_document(result))
+
+
+def _versions(count: int) -> str:
+    return "1 version" if count == 1 else f"{count:,} versions"
