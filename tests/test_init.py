@@ -24,6 +24,13 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q")
@@ -36,10 +43,7 @@ def repo(tmp_path: Path) -> Path:
         "src/main.py": "print('hi')\n",
         "build/prompts/generated.md": "ignored by git\n",
     }
-    for relative, text in files.items():
-        path = tmp_path / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_files(tmp_path, files)
     (tmp_path / ".gitignore").write_text("build/\n", encoding="utf-8")
     return tmp_path
 
@@ -179,9 +183,7 @@ def test_included_templates_excluded(tmp_path: Path) -> None:
         "templates/base.j2": "Base layout.\n",
         "templates/card.j2": "{% from 'missing.j2' import card %}\n",
     }
-    for relative, text in files.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_text(text, encoding="utf-8")
+    write_files(tmp_path, files)
 
     prompts = find_prompt_files(files)
     included = find_included_templates(tmp_path, prompts)
