@@ -260,9 +260,9 @@ def bench_staged(workdir: Path, prompt_counts: Sequence[int], repetitions: int) 
         synth.build_repository(repository, prompts, 0)
         path = synth.stage_one_change(repository)
         floor = [PYTHON, "-c", FLOOR_STAGED, str(repository / path)]
-        # The pre-commit hook's command first, then the full check of every prompt.
-        for flags in (["--staged", "--changed-only"], ["--staged"]):
-            command = [PROMPTGUARD, "check", *flags, "--format", "json"]
+        # The pre-commit hook's exact command (a text report) first, then the JSON check of every prompt.
+        for flags in (["--staged", "--changed-only"], ["--staged", "--format", "json"]):
+            command = [PROMPTGUARD, "check", *flags]
             name = f"`promptguard check {' '.join(flags)}`, 1 changed of {prompts:,} prompts"
             warm = compare(command, floor, repository, repetitions, accept=(0, 1))
             cold = compare(command, floor, repository, repetitions, accept=(0, 1), empty_cache=True)
