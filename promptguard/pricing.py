@@ -6,10 +6,11 @@ fetched: genai-prices' `UpdatePrices` is never started.
 
 Importing genai-prices and loading its data took 0.2 to 0.3 s on the
 benchmark machine (docs/benchmarks.md), more than the rest of a small check.
-So the flat per-token rates of a model on a price date
-are kept on disk (`RateCache`) and a later run prices from them without the
-import. Rates are stored only when they reproduce genai-prices' own result
-digit for digit on a set of probe requests, and never for tiered prices.
+So the flat per-token rates of a model are kept on disk (`RateCache`), with
+the range of price dates over which genai-prices selects the same price, and
+a later run on any date in that range prices from them without the import.
+Rates are stored only when they reproduce genai-prices' own result digit for
+digit on a set of probe requests, and never for tiered prices.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from promptguard.config import CustomPrice
 from promptguard.errors import ModelError
 
 if TYPE_CHECKING:
-    from genai_prices.types import ModelPrice
+    from genai_prices.types import ConditionalPrice, ModelPrice
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ class PriceBook:
         calculation = self._calculate(model, resolved, input_tokens, output_tokens, cache_read_tokens)
         if cache_read_tokens == 0:
             rates = flat_rates(calculation.model_price)
-            if rates is not None and self._reproduces(resolved, rates):
-                self._rates.put(resolved, rates)
+            validity = price_validity(calculation.model.prices, self.price_date)
+            if rates is not None and validity is not None and self._reproduces(resolved, rates):
+                self._rates.put(resolved, rates, validity)
         total: Decimal = calculation.total_price
         return total
 
@@ -205,21 +207,53 @@ def flat_cost(rates: Sequence[tuple[str, Decimal]], input_tokens: int, output_to
     return total
 
 
-class RateCache:
-    """Flat rates per model on one price date, in a JSON file per genai-prices version.
+# A range of price dates: the first date in it and the first date after it, None for no bound.
+Validity = tuple[datetime.date | None, datetime.date | None]
 
-    A file that cannot be read or written is ignored (logged at debug level),
-    and prices then come from genai-prices itself.
+
+def price_validity(prices: ModelPrice | Sequence[ConditionalPrice], price_date: datetime.date) -> Validity | None:
+    """Return the dates around `price_date` over which genai-prices selects the same price of a model.
+
+    genai-prices' `ModelInfo.get_prices` takes the last of a model's
+    conditional prices whose constraint is active. With start-date
+    constraints only, that choice can change only on a start date, so the
+    range runs from the last start date on or before `price_date` to the
+    first one after it. A time-of-day constraint makes the price depend on
+    the hour, so no range is returned and nothing is stored.
+    """
+    from genai_prices.types import ModelPrice, StartDateConstraint
+
+    if isinstance(prices, ModelPrice):
+        return None, None
+    starts: list[datetime.date] = []
+    for conditional in prices:
+        if conditional.constraint is None:
+            continue
+        if not isinstance(conditional.constraint, StartDateConstraint):
+            return None
+        starts.append(conditional.constraint.start_date)
+    first = max((start for start in starts if start <= price_date), default=None)
+    after = min((start for start in starts if start > price_date), default=None)
+    return first, after
+
+
+class RateCache:
+    """Flat rates per model and range of price dates, in a JSON file per genai-prices version.
+
+    The file maps a model name to a list of entries, each with `from` and
+    `until` dates (ISO strings, or null for no bound) and the rates. A file
+    that cannot be read or written is ignored (logged at debug level), and
+    prices then come from genai-prices itself.
     """
 
     def __init__(self, price_date: datetime.date):
         from promptguard.tokencache import default_cache_dir
 
-        self.path = default_cache_dir() / f"rates-genai-prices-{genai_prices_version()}.json"
+        self.path = default_cache_dir() / f"rates-v2-genai-prices-{genai_prices_version()}.json"
         self.price_date = price_date.isoformat()
-        self._entries: dict[str, list[list[str]]] | None = None
+        self._entries: dict[str, list[dict[str, Any]]] | None = None
 
-    def _load(self) -> dict[str, list[list[str]]]:
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
         if self._entries is None:
             self._entries = {}
             try:
@@ -232,12 +266,22 @@ class RateCache:
                 self._entries = loaded
         return self._entries
 
+    def _covers(self, entry: Any) -> bool:
+        """Return whether an entry's date range contains the price date; ISO dates compare as strings."""
+        if not isinstance(entry, dict):
+            return False
+        first, until = entry.get("from"), entry.get("until")
+        if not (first is None or isinstance(first, str)) or not (until is None or isinstance(until, str)):
+            return False
+        return (first is None or first <= self.price_date) and (until is None or self.price_date < until)
+
     def get(self, model: str) -> list[tuple[str, Decimal]] | None:
-        entry = self._load().get(f"{model}@{self.price_date}")
-        if not isinstance(entry, list):
+        entries = self._load().get(model)
+        entry = next((e for e in entries if self._covers(e)), None) if isinstance(entries, list) else None
+        if entry is None:
             return None
         try:
-            rates = [(str(key), Decimal(str(rate))) for key, rate in entry]
+            rates = [(str(key), Decimal(str(rate))) for key, rate in entry.get("rates", [])]
         except (TypeError, ValueError, InvalidOperation):
             rates = []
         if not rates:
@@ -245,10 +289,20 @@ class RateCache:
             return None
         return rates
 
-    def put(self, model: str, rates: Sequence[tuple[str, Decimal]]) -> None:
-        """Store one model's rates, replacing the file atomically so readers never see half of it."""
+    def put(self, model: str, rates: Sequence[tuple[str, Decimal]], validity: Validity) -> None:
+        """Store one model's rates for a range of dates, replacing the file atomically."""
         entries = self._load()
-        entries[f"{model}@{self.price_date}"] = [[key, str(rate)] for key, rate in rates]
+        first, until = validity
+        existing = entries.get(model)
+        kept = [entry for entry in existing if not self._covers(entry)] if isinstance(existing, list) else []
+        kept.append(
+            {
+                "from": first.isoformat() if first else None,
+                "until": until.isoformat() if until else None,
+                "rates": [[key, str(rate)] for key, rate in rates],
+            }
+        )
+        entries[model] = kept
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".rates-", dir=self.path.parent)
