@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 import json
 from pathlib import Path
@@ -517,3 +518,17 @@ def test_cassette_alias_bomb_rejected() -> None:
 def test_cassette_with_control_character_rejected() -> None:
     with pytest.raises(FixtureError, match="control character U\\+001F"):
         read_bytes("control.yaml", b"interactions:\n\x1f\x8b")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fastjsonschema") is None, reason="fastjsonschema is not installed")
+def test_fast_check_reads_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptguard.fixtures import jsonl
+
+    assert jsonl.fast_fixture_check() is not None
+    fast_reader, fast_attempts = read_file(DATA / "promptguard.jsonl")
+    monkeypatch.setattr(jsonl, "fast_fixture_check", lambda: None)
+    plain_reader, plain_attempts = read_file(DATA / "promptguard.jsonl")
+
+    assert fast_attempts == plain_attempts
+    assert fast_reader.skipped == plain_reader.skipped
+    assert fast_reader.skipped_count == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import io
 import json
 from decimal import Decimal
@@ -233,3 +234,60 @@ def test_totals_equal_sum_of_prompts(
     assert Decimal(str(totals["base"]["monthly_cost"])).quantize(cent) == base_sum.quantize(cent)
     assert Decimal(str(totals["monthly_cost_delta"])).quantize(cent) == (head_sum - base_sum).quantize(cent)
     assert totals["head"]["input_tokens"] == sum(prompt["head"]["input_tokens"] for prompt in document["prompts"])
+
+
+# The optional fastjsonschema check of fixture records agrees with jsonschema.
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10, max_value=1_000),
+    st.floats(allow_nan=False, min_value=-10, max_value=1_000),
+    st.sampled_from(["", "ok", "timeout", "stop"]),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["a", "input_tokens"]), children),
+    max_leaves=6,
+)
+# Values near the schema's limits (empty strings, negative counts, status 99 and
+# 600, booleans as numbers). About 7 % of the records are valid.
+FIXTURE_FIELDS = {
+    "id": st.text(max_size=3),
+    "variables": st.one_of(st.dictionaries(st.text(max_size=2), json_scalars, max_size=2), json_scalars),
+    "output": st.one_of(st.none(), st.text(max_size=5), json_scalars),
+    "usage": st.one_of(
+        st.dictionaries(
+            st.sampled_from(["input_tokens", "output_tokens", "cached_tokens", "total"]),
+            st.one_of(st.integers(min_value=-2, max_value=10), json_scalars),
+            max_size=3,
+        ),
+        json_scalars,
+    ),
+    "model": st.text(max_size=3),
+    "finish_reason": st.one_of(st.text(max_size=3), json_scalars),
+    "status": st.one_of(st.integers(min_value=98, max_value=601), st.just("timeout"), json_scalars),
+    "latency_ms": st.one_of(st.floats(min_value=-1, max_value=1e4, allow_nan=False), json_scalars),
+    "refusal": st.one_of(st.booleans(), json_scalars),
+    "metadata": json_values,
+    "unknown": json_scalars,
+}
+fixture_records = st.one_of(
+    st.fixed_dictionaries(
+        {"output": st.one_of(st.none(), st.text(max_size=5))},
+        optional={name: values for name, values in FIXTURE_FIELDS.items() if name != "output"},
+    ),
+    st.fixed_dictionaries({}, optional=FIXTURE_FIELDS),
+    json_values,
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fastjsonschema") is None, reason="fastjsonschema is not installed")
+@settings(max_examples=1_000, deadline=None)
+@given(record=fixture_records)
+def test_fast_fixture_check_agrees(record: Any) -> None:
+    from promptguard.fixtures.jsonl import fast_fixture_check, fixture_validator
+
+    fast_check = fast_fixture_check()
+    assert fast_check is not None
+    assert fast_check(record) == fixture_validator().is_valid(record)
