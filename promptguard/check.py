@@ -586,8 +586,10 @@ def _leave_out_unchanged(
 
     # git diff lists no change for an unchanged path, so its content at head is
     # its base blob, also in the working tree where head files have no blob id.
-    candidates = [item for item in compared if item[2] == "unchanged" and item[4] == item[0]]
-    templates = [path for path, spec, *_ in candidates if renders_templates(path, spec)]
+    candidates = [
+        (path, spec) for path, spec, kind, _, base_path, _ in compared if kind == "unchanged" and base_path == path
+    ]
+    templates = [path for path, spec in candidates if renders_templates(path, spec)]
     scan_keys = {path: CacheKey(base_files[path].blob or "", SCAN_CACHE_NAME, SCAN_CACHE_VERSION) for path in templates}
     scanned = counter.cache.get_many(scan_keys.values())
     unknown = [path for path in templates if scan_keys[path] not in scanned]
@@ -597,7 +599,7 @@ def _leave_out_unchanged(
     scanned.update(fresh)
     left_out = {
         path
-        for path, spec, *_ in candidates
+        for path, spec in candidates
         if may_leave_out(path, spec, bool(scanned[scan_keys[path]]) if path in scan_keys else None)
     }
     remaining = [item for item in compared if item[0] not in left_out]
