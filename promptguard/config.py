@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from promptguard.errors import ConfigError
+from promptguard.errors import ConfigError, format_json_path
 
 DEFAULT_INCLUDE: tuple[str, ...] = (
     "**/*.prompt",
@@ -364,7 +364,7 @@ def validate_config(raw: Mapping[str, Any], source: str, text: str) -> None:
         return
     error = errors[0]
     path = list(error.absolute_path)
-    dotted = _dotted(path)
+    dotted = format_json_path(path)
 
     if error.validator == "additionalProperties":
         schema: Any = error.schema
@@ -404,18 +404,6 @@ def _expected(error: Any) -> str:
     if error.validator == "minProperties":
         return "give at least fail or warn, for example { fail = 10 }"
     return str(error.message)
-
-
-def _dotted(path: list[str | int]) -> str:
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        elif text:
-            text += f".{step}"
-        else:
-            text = step
-    return text
 
 
 def _decimal(value: Any) -> Decimal:

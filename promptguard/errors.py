@@ -7,6 +7,7 @@ the CLI layer turns them into a one-line message and an exit code.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class ExitCode(enum.IntEnum):
@@ -35,6 +36,19 @@ class PromptguardError(Exception):
         if self.fix:
             text = f"{text} ({self.fix})"
         return text
+
+
+def format_json_path(parts: Iterable[str | int]) -> str:
+    """Format the path of a value in a JSON or TOML document as `usage.output_tokens` or `items[2].name`."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = part
+    return text
 
 
 class ConfigError(PromptguardError):
