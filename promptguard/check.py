@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +24,7 @@ from promptguard.errors import UndefinedVariableError
 from promptguard.formats import RenderedPrompt, decode_prompt, referenced_variables, render_prompt
 from promptguard.history import count_batches, settings_hash
 from promptguard.hunks import Hunk, diff_hunks
-from promptguard.paths import normalize_repo_path
+from promptguard.paths import resolve_include
 from promptguard.pricing import PriceBook, PricingSource
 from promptguard.revisions import INDEX, WORKTREE, Change, ChangeKind, FileEntry, Repository, Revision
 from promptguard.scope import (
@@ -287,13 +286,11 @@ class _Counter:
     ) -> Callable[[str], str | None]:
         def read(name: str) -> str | None:
             included.append(name)
-            # Includes resolve next to the including file first, then from the repository root.
-            for candidate in (posixpath.join(posixpath.dirname(path), name), name):
-                normalized = normalize_repo_path(candidate, what="included template")
-                if normalized in files:
-                    data = self.blobs.read(revision, files[normalized])
-                    return data.decode("utf-8-sig", "replace").replace("\r\n", "\n")
-            return None
+            resolved = resolve_include(path, name, files.__contains__)
+            if resolved is None:
+                return None
+            data = self.blobs.read(revision, files[resolved])
+            return data.decode("utf-8-sig", "replace").replace("\r\n", "\n")
 
         return read
 

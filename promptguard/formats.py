@@ -26,6 +26,8 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".prompt", ".text")
 DATA_SUFFIXES = (".json", ".yaml", ".yml")
 
 _JINJA_SYNTAX = re.compile(r"\{\{|\{%")
+# The start of a Jinja2 statement that reads another template, with or without whitespace control.
+TEMPLATE_READ_STATEMENT = r"\{%[-+]?\s*(?:include|import|from|extends)\b"
 _PROMPTY_ROLE = re.compile(r"^\s*(system|user|assistant|developer|tool)\s*:\s*$", re.IGNORECASE | re.MULTILINE)
 
 # Reads another file of the same revision for `{% include %}`; None if absent.

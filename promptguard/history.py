@@ -32,7 +32,7 @@ from promptguard.config import Config, PromptSpec
 from promptguard.discovery import discover
 from promptguard.errors import PromptguardError, RevisionError
 from promptguard.formats import detect_format, render_prompt
-from promptguard.paths import normalize_repo_path
+from promptguard.paths import normalize_repo_path, resolve_include
 from promptguard.pricing import PriceBook
 from promptguard.revisions import Repository, Revision
 from promptguard.tokencache import CacheKey, TokenCache
@@ -533,13 +533,11 @@ class BlobCounter:
         def read(name: str) -> str | None:
             included.append(name)
             tree = self._tree(job.commit)
-            # As in check, includes resolve next to the including file first, then from the root.
-            for candidate in (posixpath.join(posixpath.dirname(job.path), name), name):
-                normalized = normalize_repo_path(candidate, what="included template")
-                if normalized in tree:
-                    data = self.repository.read_blob(tree[normalized])
-                    return data.decode("utf-8-sig", "replace").replace("\r\n", "\n")
-            return None
+            resolved = resolve_include(job.path, name, tree.__contains__)
+            if resolved is None:
+                return None
+            data = self.repository.read_blob(tree[resolved])
+            return data.decode("utf-8-sig", "replace").replace("\r\n", "\n")
 
         return read
 

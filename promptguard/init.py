@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import posixpath
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from promptguard.config import DEFAULT_INCLUDE
-from promptguard.errors import OutputError
-from promptguard.paths import glob_match
+from promptguard.errors import ConfigError, OutputError
+from promptguard.formats import TEMPLATE_READ_STATEMENT
+from promptguard.paths import glob_match, resolve_include
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _LISTED_PROMPTS = 20
 _GLOB_CHARACTERS = frozenset("*?[]{}")
 
 # The literal template name of a Jinja2 include, import, from or extends statement.
-_TEMPLATE_NAME = re.compile(r"""\{%[-+]?\s*(?:include|import|from|extends)\s+(["'])([^"'\n]+)\1""")
+_TEMPLATE_NAME = re.compile(TEMPLATE_READ_STATEMENT + r"""\s+(["'])([^"'\n]+)\1""")
 
 WORKFLOW_TEMPLATE = """\
 # Comment the token and cost change of prompt files on every pull request.
@@ -146,11 +146,12 @@ def find_included_templates(root: Path, prompts: Sequence[str]) -> list[str]:
         except (OSError, UnicodeDecodeError):
             continue
         for match in _TEMPLATE_NAME.finditer(text):
-            name = match.group(2)
-            for candidate in (posixpath.normpath(posixpath.join(posixpath.dirname(path), name)), name):
-                if candidate in known and candidate != path:
-                    included.add(candidate)
-                    break
+            try:
+                resolved = resolve_include(path, match.group(2), known.__contains__)
+            except ConfigError:
+                continue  # The name leaves the repository, so `check` would reject it.
+            if resolved is not None and resolved != path:
+                included.add(resolved)
     # A path with glob characters would not match itself as an `exclude` glob.
     return sorted(path for path in included if not _GLOB_CHARACTERS.intersection(path))
 

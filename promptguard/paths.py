@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -35,6 +36,19 @@ def normalize_repo_path(relative: str, *, what: str) -> str:
     if cleaned == ".." or cleaned.startswith("../"):
         raise ConfigError(f"{what} {relative!r} points outside the repository", fix="remove the '..' segments")
     return "" if cleaned == "." else cleaned
+
+
+def resolve_include(including_path: str, name: str, exists: Callable[[str], bool]) -> str | None:
+    """Return the repository path of a template that `including_path` includes as `name`, or None if none exists.
+
+    The name resolves next to the including file first, then from the
+    repository root. A name that leaves the repository raises ConfigError.
+    """
+    for candidate in (posixpath.join(posixpath.dirname(including_path), name), name):
+        normalized = normalize_repo_path(candidate, what="included template")
+        if exists(normalized):
+            return normalized
+    return None
 
 
 def _translate_segment(segment: str) -> str:

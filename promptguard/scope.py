@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from promptguard.config import Config, PromptSpec
-from promptguard.formats import detect_format
+from promptguard.formats import TEMPLATE_READ_STATEMENT, detect_format
 
 # Budgets on the total of every prompt at head. `max_monthly_cost_increase` is
 # a difference, to which an unchanged prompt adds zero, so it is not listed.
@@ -31,8 +31,7 @@ CONFIG_FILE_NAMES = frozenset({"promptguard.toml", "pyproject.toml"})
 # Formats that are never rendered as templates.
 PLAIN_FORMATS = frozenset({"text", "markdown"})
 
-# A Jinja2 statement that reads another template, with or without whitespace control.
-_TEMPLATE_READ = re.compile(rb"\{%[-+]?\s*(?:include|import|from|extends)\b")
+_TEMPLATE_READ = re.compile(TEMPLATE_READ_STATEMENT.encode("ascii"))
 
 # The token-count cache keeps `reads_templates` of each blob under this name in
 # place of an encoding, with a hash of the pattern in place of the settings.
