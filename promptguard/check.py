@@ -20,7 +20,6 @@ from promptguard.budget_check import evaluate_budgets
 from promptguard.budgets import BudgetResult, Level
 from promptguard.config import Config, PromptSpec
 from promptguard.discovery import discover, report_unmatched
-from promptguard.errors import UndefinedVariableError
 from promptguard.formats import RenderedPrompt, decode_prompt, referenced_variables, render_prompt
 from promptguard.history import count_batches, settings_hash
 from promptguard.hunks import Hunk, diff_hunks
@@ -266,20 +265,16 @@ class _Counter:
         variables: Mapping[str, object] | None = None,
     ) -> RenderedPrompt:
         """Render one prompt; `included` receives the name of each file the template includes."""
-        try:
-            return render_prompt(
-                self.blobs.read(revision, files[path]),
-                path,
-                format=spec.format,
-                key=spec.key,
-                role=spec.role,
-                variables=spec.variables if variables is None else variables,
-                include_reader=self._include_reader(revision, files, path, included),
-            )
-        except UndefinedVariableError as error:
-            if self.config.source is not None:
-                error.name_configuration(self.config.source)
-            raise
+        return render_prompt(
+            self.blobs.read(revision, files[path]),
+            path,
+            format=spec.format,
+            key=spec.key,
+            role=spec.role,
+            variables=spec.variables if variables is None else variables,
+            include_reader=self._include_reader(revision, files, path, included),
+            config_name=self.config.source,
+        )
 
     def _include_reader(
         self, revision: Revision, files: Mapping[str, FileEntry], path: str, included: list[str]

@@ -89,11 +89,32 @@ def render_prompt(
     role: str = "system",
     variables: Mapping[str, Any] | None = None,
     include_reader: IncludeReader | None = None,
+    config_name: str | None = None,
 ) -> RenderedPrompt:
-    """Decode and render one prompt file into messages."""
+    """Decode and render one prompt file into messages.
+
+    `config_name`, the configuration file that sets the prompt's variables,
+    is named in the fix of an undefined variable (default promptguard.toml).
+    """
+    try:
+        return _render_prompt(data, path, format, key, role, variables or {}, include_reader)
+    except UndefinedVariableError as error:
+        if config_name is not None:
+            error.name_configuration(config_name)
+        raise
+
+
+def _render_prompt(
+    data: bytes,
+    path: str,
+    format: str | None,
+    key: str | None,
+    role: str,
+    variables: Mapping[str, Any],
+    include_reader: IncludeReader | None,
+) -> RenderedPrompt:
     text = decode_prompt(data, path)
     kind = detect_format(path, format, key)
-    variables = variables or {}
 
     if kind in ("text", "markdown"):
         messages: tuple[Message, ...] = (Message(role, text),)
