@@ -31,7 +31,7 @@ import synth
 
 FIXTURE_SCHEMA = Path(__file__).resolve().parents[1] / "promptguard" / "schemas" / "fixture.schema.json"
 
-# Records the validators must judge alike: valid, and invalid in different ways.
+# Records that both validators must accept or reject alike: one valid, the others invalid in different ways.
 PROBES: list[Any] = [
     {"output": "ok"},
     {"output": None, "error": "timeout"},

@@ -294,15 +294,15 @@ class RateCache:
         entries = self._load()
         first, until = validity
         existing = entries.get(model)
-        kept = [entry for entry in existing if not self._covers(entry)] if isinstance(existing, list) else []
-        kept.append(
+        other_ranges = [entry for entry in existing if not self._covers(entry)] if isinstance(existing, list) else []
+        other_ranges.append(
             {
                 "from": first.isoformat() if first else None,
                 "until": until.isoformat() if until else None,
                 "rates": [[key, str(rate)] for key, rate in rates],
             }
         )
-        entries[model] = kept
+        entries[model] = other_ranges
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".rates-", dir=self.path.parent)
